@@ -1,0 +1,126 @@
+"""A masked bidirectional LSTM/GRU that runs torch's fused RNN kernels."""
+
+from __future__ import annotations
+
+import keras
+import torch
+from keras import ops
+
+from attnkit.layers.export import register
+
+_GATES = {"lstm": 4, "gru": 3}
+
+
+def _reverse_within_length(sequence: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each row's first ``length`` steps, leaving its padding where it is."""
+    time = sequence.shape[1]
+    steps = torch.arange(time, device=sequence.device).unsqueeze(0)
+    last = (lengths - 1).unsqueeze(1)
+    index = torch.where(steps <= last, last - steps, steps)
+    return torch.gather(sequence, 1, index.unsqueeze(-1).expand_as(sequence))
+
+
+@register
+class BidirectionalRNN(keras.layers.Layer):
+    """Masked bidirectional LSTM or GRU encoder returning the full sequence (dim 2*units).
+
+    Library choice: Keras 3.15 runs recurrent layers on CPU as a Python loop over time
+    steps (cuDNN only on CUDA). This layer keeps its weights as Keras variables (so it
+    saves, loads and trains like any layer) but calls torch's fused ``aten.lstm``/``aten.gru``
+    kernels, on CPU and GPU alike. The backward direction reads each sequence reversed
+    *within its length*, so padding never leaks into real positions; outputs at padded
+    positions are zero. GRU uses the ``reset_after`` (cuDNN/torch) formulation.
+
+    Args:
+        units: int. Hidden size per direction.
+        cell: ``"lstm"`` or ``"gru"``.
+
+    Example:
+        >>> out = BidirectionalRNN(units=3, cell="gru")(keras.ops.ones((2, 5, 4)))
+        >>> tuple(out.shape)
+        (2, 5, 6)
+    """
+
+    def __init__(self, units: int, cell: str = "lstm", **kwargs) -> None:
+        super().__init__(**kwargs)
+        if units <= 0:
+            raise ValueError(f"units must be positive, got {units}")
+        if cell not in _GATES:
+            raise ValueError(f"cell must be one of {tuple(_GATES)}, got {cell!r}")
+        if keras.backend.backend() != "torch":
+            raise RuntimeError("BidirectionalRNN needs the torch Keras backend")
+        self.units = units
+        self.cell = cell
+        self.supports_masking = True
+
+    def build(self, input_shape) -> None:
+        gates = _GATES[self.cell] * self.units
+        self.directions = []
+        for direction in ("forward", "backward"):
+            input_kernel = self.add_weight(
+                name=f"{direction}_input_kernel",
+                shape=(gates, input_shape[-1]),
+                initializer="glorot_uniform",
+            )
+            recurrent_kernel = self.add_weight(
+                name=f"{direction}_recurrent_kernel",
+                shape=(gates, self.units),
+                initializer="orthogonal",
+            )
+            input_bias = self.add_weight(
+                name=f"{direction}_input_bias", shape=(gates,), initializer=self._bias_initializer
+            )
+            recurrent_bias = self.add_weight(
+                name=f"{direction}_recurrent_bias", shape=(gates,), initializer="zeros"
+            )
+            self.directions.append((input_kernel, recurrent_kernel, input_bias, recurrent_bias))
+
+    def _bias_initializer(self, shape, dtype=None):
+        bias = ops.zeros(shape, dtype=dtype)
+        if self.cell == "lstm":  # torch gate order i, f, g, o: forget-gate bias 1 (Jozefowicz 2015)
+            ones = ops.ones((self.units,), dtype=dtype)
+            bias = ops.concatenate([bias[: self.units], ones, bias[2 * self.units :]])
+        return bias
+
+    def _run(self, sequence: torch.Tensor, weights) -> torch.Tensor:
+        params = [ops.cast(w, sequence.dtype) for w in weights]
+        batch = sequence.shape[0]
+        zeros = sequence.new_zeros((1, batch, self.units))
+        if self.cell == "lstm":
+            output, _, _ = torch.ops.aten.lstm.input(
+                sequence, [zeros, zeros], params, True, 1, 0.0, self.trainable, False, True
+            )
+        else:
+            output, _ = torch.ops.aten.gru.input(
+                sequence, zeros, params, True, 1, 0.0, self.trainable, False, True
+            )
+        return output
+
+    def call(self, inputs, mask=None):
+        sequence = ops.convert_to_tensor(inputs)
+        if mask is None:
+            lengths = torch.full(
+                (sequence.shape[0],), sequence.shape[1], device=sequence.device, dtype=torch.long
+            )
+        else:
+            mask = ops.cast(mask, "bool")
+            lengths = torch.clamp(mask.sum(dim=1), min=1)
+        forward = self._run(sequence, self.directions[0])
+        backward = _reverse_within_length(
+            self._run(_reverse_within_length(sequence, lengths), self.directions[1]), lengths
+        )
+        output = torch.cat([forward, backward], dim=-1)
+        if mask is not None:
+            output = output * mask.unsqueeze(-1).to(output.dtype)
+        return output
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2 * self.units)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({"units": self.units, "cell": self.cell})
+        return config

@@ -1,0 +1,224 @@
+"""``attnkit fit``: train a recipe, track it in MLflow, log a model that takes raw inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from attnkit.backend import device_description
+from attnkit.errors import ConfigError
+from attnkit.pipelines import checkpoints
+from attnkit.pipelines.bundle import LoadedModel, temporary_bundle
+from attnkit.pipelines.callbacks import CheckpointAndEarlyStop, DevEvaluation, MlflowEpochLogger
+from attnkit.pipelines.recipes import flatten, load_recipe, to_toml
+from attnkit.pipelines.tracking import configure_tracking, log_attnkit_model
+from attnkit.seeding import seed_everything
+from attnkit.tasks.registry import get_model_builder, get_task
+from attnkit.training import get_strategy
+
+LOWER_IS_BETTER = ("loss",)
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` returns (and ``--json`` prints)."""
+
+    run_id: str
+    model_uri: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    resumed_from_epoch: int | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"run_id": self.run_id, "model_uri": self.model_uri, "metrics": self.metrics})
+
+
+def _say(message: str) -> None:
+    print(f"[attnkit] {message}", flush=True)
+
+
+def _optimizer(training: dict[str, Any]) -> keras.optimizers.Optimizer:
+    name = training["optimizer"]
+    common = {"learning_rate": training["learning_rate"]}
+    if training["clipnorm"] > 0:
+        common["clipnorm"] = training["clipnorm"]
+    if name == "adam":
+        return keras.optimizers.Adam(**common)
+    if name == "adamw":
+        return keras.optimizers.AdamW(weight_decay=training["weight_decay"] or 0.004, **common)
+    if name == "sgd":
+        return keras.optimizers.SGD(momentum=0.9, **common)
+    raise ConfigError(f"training.optimizer must be one of adam, adamw, sgd; got {name!r}")
+
+
+def _resolve_data_path(recipe: dict[str, Any], data: str | None) -> Path:
+    path = data or recipe["data"]["path"]
+    if not path:
+        raise ConfigError(f"recipe {recipe['name']!r} has no data.path; pass --data PATH")
+    return Path(path).expanduser()
+
+
+def _monitor(recipe: dict[str, Any], task: Any) -> tuple[str, str]:
+    monitor = recipe["training"]["monitor"] or f"dev_{task.primary_metric}"
+    if not monitor.startswith("dev_"):
+        raise ConfigError(f"training.monitor must name a dev metric (dev_...), got {monitor!r}")
+    mode = "min" if monitor.endswith(LOWER_IS_BETTER) else "max"
+    return monitor, mode
+
+
+def _verbosity(verbose: int | None) -> int:
+    if verbose is not None:
+        return verbose
+    return 1 if sys.stdout.isatty() else 2
+
+
+def fit(
+    recipe: str,
+    data: str | None = None,
+    overrides: list[str] | None = None,
+    experiment: str = "attnkit",
+    register: str | None = None,
+    verbose: int | None = None,
+) -> FitResult:
+    """Train ``recipe`` (a shipped name or a TOML path) and log everything to MLflow.
+
+    Early-stops on the dev split, reloads the best epoch, evaluates dev and test, and logs
+    a pyfunc model that takes raw inputs. Re-running an interrupted call resumes it.
+
+    Example:
+        >>> result = fit("sample-lama", data="data/sample", overrides=["training.epochs=2"])  # doctest: +SKIP
+        >>> sorted(result.metrics)[:2]  # doctest: +SKIP
+        ['dev_accuracy', 'dev_auc']
+    """
+    import mlflow
+
+    configure_tracking()
+    resolved = load_recipe(recipe, overrides)
+    task = get_task(resolved["task"])
+    data_path = _resolve_data_path(resolved, data)
+    monitor, mode = _monitor(resolved, task)
+    training = resolved["training"]
+    seed = resolved["seed"]
+    strategy = get_strategy(training["strategy"], resolved["strategy"])
+
+    seed_everything(seed, deterministic=training["deterministic"])
+    splits = task.read_splits(data_path, resolved["data"], seed)
+    sizes = ", ".join(f"{name} {split.frame.height}" for name, split in splits.items())
+    _say(f"recipe {resolved['name']} v{resolved['version']} | data {data_path} ({sizes})")
+
+    mlflow.set_experiment(experiment)
+    key = checkpoints.run_key(resolved, str(data_path.resolve()), experiment, mlflow.get_tracking_uri())
+    directory = checkpoints.checkpoint_dir(key)
+    state = checkpoints.read_state(directory)
+    if state is not None:
+        preprocessor = task.load_preprocessor(
+            json.loads((directory / checkpoints.PREPROCESSOR_FILE).read_text(encoding="utf-8"))
+        )
+    else:
+        preprocessor = task.fit_preprocessor(splits["train"], resolved["preprocess"])
+
+    builder = get_model_builder(resolved["task"], resolved["model"]["builder"])
+    model_params = {k: v for k, v in resolved["model"].items() if k != "builder"}
+    try:
+        model = builder(**model_params, **task.model_arguments(preprocessor))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"[model] settings rejected by {resolved['model']['builder']}: {error}") from None
+    trainer = strategy.prepare(model, task)
+    trainer.compile(
+        optimizer=_optimizer(training),
+        loss=task.loss(),
+        metrics=task.keras_metrics(),
+        jit_compile=training["jit_compile"],
+    )
+
+    train_batches = task.batches(preprocessor, splits["train"], training["batch_size"], True, seed)
+    dev_batches = task.batches(
+        preprocessor, splits["dev"], training["eval_batch_size"], False, seed, labelled=False
+    )
+    dev_targets = task.labels(preprocessor, splits["dev"])
+    for split in splits.values():  # fail on unknown labels before training, not after
+        task.labels(preprocessor, split)
+
+    if state is None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / checkpoints.PREPROCESSOR_FILE).write_text(
+            json.dumps(preprocessor.to_dict()), encoding="utf-8"
+        )
+        run = mlflow.start_run(run_name=resolved["name"])
+        state = {"run_id": run.info.run_id}
+        initial_epoch = 0
+    else:
+        run = mlflow.start_run(run_id=state["run_id"])
+        checkpoints.restore_training_state(directory, trainer)
+        initial_epoch = state["epoch"] + 1
+        _say(f"resuming run {state['run_id']} after epoch {initial_epoch} (checkpoint {directory})")
+
+    try:
+        if initial_epoch == 0:
+            mlflow.log_params(flatten(resolved))
+            mlflow.set_tags(
+                {
+                    "attnkit.recipe": resolved["name"],
+                    "attnkit.task": task.name,
+                    "attnkit.run_key": key,
+                    "device": device_description(),
+                    "seed": str(seed),
+                }
+            )
+            mlflow.log_text(to_toml(resolved), "recipe.toml")
+            mlflow.log_params({"device": device_description(), "train_examples": splits["train"].frame.height})
+        _say(f"MLflow run {run.info.run_id} | device {device_description()} | seed {seed} | monitor {monitor}")
+
+        checkpointer = CheckpointAndEarlyStop(
+            directory, monitor, mode, training["patience"], state, model_to_save=model
+        )
+        finished = state.get("stopped_early") or initial_epoch >= training["epochs"]
+        started = time.perf_counter()
+        if not finished:
+            train_batches.epoch = initial_epoch
+            trainer.fit(
+                train_batches,
+                epochs=training["epochs"],
+                initial_epoch=initial_epoch,
+                callbacks=[
+                    DevEvaluation(task, preprocessor, dev_batches, dev_targets),
+                    MlflowEpochLogger(),
+                    checkpointer,
+                ],
+                verbose=_verbosity(verbose),
+            )
+        checkpointer.restore_best()
+        mlflow.log_metric("train_seconds", time.perf_counter() - started)
+
+        loaded = LoadedModel(task, model, preprocessor, resolved)
+        metrics: dict[str, float] = {"best_epoch": float(state.get("best_epoch", -1) + 1)}
+        for name in ("dev", "test"):
+            if name in splits:
+                metrics.update(loaded.evaluate(splits[name], training["eval_batch_size"]))
+        mlflow.log_metrics(metrics)
+
+        bundle = temporary_bundle(model, task, preprocessor, resolved)
+        try:
+            example = splits["train"].frame.select(list(task.input_fields)).head(3).to_pandas()
+            info = log_attnkit_model(bundle, example, register_as=register)
+        finally:
+            shutil.rmtree(bundle.parent, ignore_errors=True)
+        mlflow.end_run()
+    except KeyboardInterrupt:
+        mlflow.set_tag("error", "interrupted; run the same command again to resume")
+        mlflow.end_run(status="KILLED")
+        raise
+    except BaseException as error:
+        mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
+        mlflow.end_run(status="FAILED")
+        raise
+    shutil.rmtree(directory, ignore_errors=True)
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test_"))
+    _say(f"done: run {run.info.run_id} | model {info.model_uri} | {summary}")
+    return FitResult(run.info.run_id, info.model_uri, metrics, state.get("epoch") if initial_epoch else None)

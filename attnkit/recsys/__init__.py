@@ -1,0 +1,1 @@
+"""Recommender models, features and sequence building (DARE, APEM) arrive in later issues."""

@@ -1,0 +1,108 @@
+"""The interface between a task family and the pipelines.
+
+A task family (text classification, ABSA, text pairs, NER, recommendation, ...) is one
+folder under ``attnkit/tasks`` (or ``attnkit/recsys``) with one :class:`Task` subclass.
+Pipelines (fit, evaluate, predict, tune, serve) talk to tasks only through these methods
+and never special-case one. Model builders are registered separately with
+:func:`attnkit.tasks.registry.register_model`.
+
+A task's *preprocessor* is any object with ``to_dict()`` (JSON-serialisable) that
+``Task.load_preprocessor`` turns back into the object; it is saved beside the Keras
+model so a saved model takes raw inputs.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import keras
+import numpy as np
+import polars as pl
+
+from attnkit.data.splits import DataSplit
+
+
+class Task(abc.ABC):
+    """One task family. Subclasses set ``name``, ``input_fields`` and the defaults below."""
+
+    #: Registry name used by recipes (``task = "..."``).
+    name: ClassVar[str]
+    #: The raw input fields one example has (``("text",)`` for text classification).
+    input_fields: ClassVar[tuple[str, ...]]
+    #: Model-builder arguments that ``model_arguments`` fills from the data, not the recipe.
+    data_arguments: ClassVar[tuple[str, ...]] = ()
+    #: The metric selected on (``dev_<primary_metric>``) unless a recipe says otherwise.
+    primary_metric: ClassVar[str] = "accuracy"
+    #: Defaults of the recipe's ``[data]`` section specific to this task (reader options).
+    data_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: Defaults of the recipe's ``[preprocess]`` section.
+    preprocess_defaults: ClassVar[Mapping[str, Any]] = {}
+
+    # --- reading and preparing data -------------------------------------------------
+    @abc.abstractmethod
+    def read_splits(self, path: Path, data: Mapping[str, Any], seed: int) -> dict[str, DataSplit]:
+        """Read the ``train``/``dev``(/``test``) splits under ``path`` (a file or folder)."""
+
+    @abc.abstractmethod
+    def read_file(self, path: Path, data: Mapping[str, Any], labelled: bool) -> DataSplit:
+        """Read one file (for ``evaluate`` with labels, ``predict`` without)."""
+
+    @abc.abstractmethod
+    def fit_preprocessor(self, train: DataSplit, preprocess: Mapping[str, Any]) -> Any:
+        """Learn the preprocessor (vocabulary, label map, ...) from the training split."""
+
+    @abc.abstractmethod
+    def load_preprocessor(self, data: Mapping[str, Any]) -> Any:
+        """Rebuild a preprocessor from its ``to_dict()`` form."""
+
+    @abc.abstractmethod
+    def batches(
+        self, preprocessor: Any, split: DataSplit, batch_size: int, shuffle: bool, seed: int,
+        labelled: bool = True,
+    ) -> keras.utils.PyDataset:
+        """Model-ready batches (``unsort`` restores row order of their predictions)."""
+
+    # --- models ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def model_arguments(self, preprocessor: Any) -> dict[str, Any]:
+        """Builder arguments that come from the data (vocabulary size, class count)."""
+
+    @abc.abstractmethod
+    def loss(self) -> keras.losses.Loss | str:
+        """The training loss for this task's model outputs and labels."""
+
+    def keras_metrics(self) -> list:
+        """Cheap metrics shown in the progress display while training."""
+        return []
+
+    # --- scoring and outputs ----------------------------------------------------------
+    @abc.abstractmethod
+    def labels(self, preprocessor: Any, split: DataSplit) -> np.ndarray:
+        """The encoded targets of a labelled split."""
+
+    @abc.abstractmethod
+    def score(self, preprocessor: Any, targets: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
+        """Metrics by measure name (``accuracy``, ``macro_f1``, ...) without a split prefix."""
+
+    @abc.abstractmethod
+    def parse_raw(self, records: Any) -> pl.DataFrame:
+        """Raw inputs (strings, dicts, a DataFrame) -> a frame with ``input_fields`` columns.
+
+        Raises :class:`attnkit.errors.AttnkitError` naming the record and field on bad input.
+        """
+
+    @abc.abstractmethod
+    def format_outputs(
+        self, preprocessor: Any, frame: pl.DataFrame, outputs: np.ndarray,
+        explanations: list[Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """One JSON-able answer per input row (labels, probabilities, optional explanation)."""
+
+    def explain(
+        self, model: keras.Model, preprocessor: Any, frame: pl.DataFrame, batch_size: int
+    ) -> list[Any]:
+        """Per-example explanations (e.g. token attention); tasks without one raise."""
+        raise NotImplementedError(f"task {self.name!r} has no explanation")

@@ -1,0 +1,114 @@
+"""Text classification preprocessing: tokenizer, label map and maximum length, saved with the model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from tokenizers import Tokenizer
+
+from attnkit.data.splits import DataSplit
+from attnkit.data.tokenizers import load_tokenizer, train_word_tokenizer
+from attnkit.errors import DataError
+
+
+def _label_order(labels: Sequence[str]) -> list[str]:
+    """Integer-looking labels in numeric order ("2" before "10"), others alphabetically."""
+    unique = set(labels)
+    try:
+        return sorted(unique, key=int)
+    except ValueError:
+        return sorted(unique)
+
+
+@dataclass
+class TextClassificationPreprocessor:
+    """Turns raw text into token ids and label names into class indices.
+
+    Example:
+        >>> pre = TextClassificationPreprocessor.fit(["good film", "bad film"], ["1", "0"],
+        ...                                          min_frequency=1)
+        >>> pre.labels, pre.encode_texts(["good film"])
+        (['0', '1'], [[3, 2]])
+    """
+
+    tokenizer: Tokenizer
+    labels: list[str]
+    max_length: int = 64
+
+    @classmethod
+    def fit(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        *,
+        max_length: int = 64,
+        vocab_size: int = 30000,
+        min_frequency: int = 2,
+        lowercase: bool = True,
+        vocab_file: str = "",
+    ) -> TextClassificationPreprocessor:
+        """Learn the vocabulary (or load ``vocab_file``) and the label set from training data."""
+        if max_length <= 0:
+            raise ValueError(f"max_length must be positive, got {max_length}")
+        if vocab_file:
+            tokenizer = load_tokenizer(vocab_file, lowercase=lowercase)
+        else:
+            tokenizer = train_word_tokenizer(texts, vocab_size, min_frequency, lowercase)
+        label_set = _label_order([label for label in labels if label is not None])
+        if len(label_set) < 2:
+            raise DataError("training data", f"need at least 2 distinct labels, found {label_set}")
+        return cls(tokenizer=tokenizer, labels=label_set, max_length=max_length)
+
+    @property
+    def vocabulary_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    def encode_texts(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids per text, truncated to ``max_length``; an empty text becomes ``[UNK]``."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        return [encoding.ids[: self.max_length] or [1] for encoding in encodings]
+
+    def tokens(self, text: str) -> list[str]:
+        """The surface form of each token ``encode_texts`` keeps (for explanations)."""
+        encoding = self.tokenizer.encode(text)
+        words = [text[start:end] for start, end in encoding.offsets[: self.max_length]]
+        return words or [""]
+
+    def encode_labels(self, split: DataSplit) -> np.ndarray:
+        """Class indices for ``split``'s labels; an unknown label names its file and line."""
+        frame = split.frame
+        index = {label: i for i, label in enumerate(self.labels)}
+        unknown = frame.filter(pl.col("label").is_null() | ~pl.col("label").is_in(self.labels))
+        if unknown.height:
+            row = unknown.row(0, named=True)
+            found = "no label" if row["label"] is None else f"label {row['label']!r}"
+            raise DataError(
+                split.path,
+                f"{found} in the {split.name} split; expected one of {self.labels}",
+                line=row.get("_line"),
+                field="label",
+            )
+        return np.array([index[label] for label in frame["label"].to_list()], dtype="int32")
+
+    def to_dict(self) -> dict:
+        return {
+            "tokenizer": json.loads(self.tokenizer.to_str()),
+            "labels": self.labels,
+            "max_length": self.max_length,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TextClassificationPreprocessor:
+        return cls(
+            tokenizer=Tokenizer.from_str(json.dumps(data["tokenizer"])),
+            labels=list(data["labels"]),
+            max_length=int(data["max_length"]),
+        )

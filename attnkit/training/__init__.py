@@ -1,0 +1,17 @@
+"""Training strategies (standard; adversarial attention, PSS and DE initialisation plug in here) and losses."""
+
+from attnkit.training.strategies import (
+    TrainingStrategy,
+    get_strategy,
+    register_strategy,
+    strategy_defaults,
+    strategy_names,
+)
+
+__all__ = [
+    "TrainingStrategy",
+    "get_strategy",
+    "register_strategy",
+    "strategy_defaults",
+    "strategy_names",
+]

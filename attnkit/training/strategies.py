@@ -1,0 +1,67 @@
+"""Training strategies: how ``fit`` trains a task's model.
+
+A strategy is registered by name and chosen with ``training.strategy`` in a recipe; its
+constructor's keyword arguments are the recipe's ``[strategy]`` keys. ``prepare`` returns
+the ``keras.Model`` that ``fit`` compiles and trains: the model itself for standard
+training, or a wrapper with its own ``train_step`` (adversarial attention, PSS, ...).
+The pipeline always saves the original model, never the wrapper.
+
+Example:
+    >>> get_strategy("standard", {}).name
+    'standard'
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import keras
+
+from attnkit.errors import ConfigError
+
+_STRATEGIES: dict[str, type[TrainingStrategy]] = {}
+
+
+def register_strategy(cls: type[TrainingStrategy]) -> type[TrainingStrategy]:
+    """Class decorator: make a strategy available to recipes under ``cls.name``."""
+    _STRATEGIES[cls.name] = cls
+    return cls
+
+
+class TrainingStrategy:
+    """Plain supervised training: minimise the task loss with the recipe's optimizer."""
+
+    name: ClassVar[str] = "standard"
+
+    def prepare(self, model: keras.Model, task: Any) -> keras.Model:
+        """The model to compile and fit in place of ``model``."""
+        return model
+
+
+register_strategy(TrainingStrategy)
+
+
+def strategy_names() -> list[str]:
+    return sorted(_STRATEGIES)
+
+
+def _strategy_class(name: str) -> type[TrainingStrategy]:
+    if name not in _STRATEGIES:
+        raise ConfigError(f"unknown training strategy {name!r}; known: {strategy_names()}")
+    return _STRATEGIES[name]
+
+
+def strategy_defaults(name: str) -> dict[str, Any]:
+    """The strategy's parameters and defaults (the recipe's ``[strategy]`` section)."""
+    signature = inspect.signature(_strategy_class(name).__init__)
+    return {
+        p.name: p.default
+        for p in signature.parameters.values()
+        if p.name != "self" and p.default is not p.empty
+    }
+
+
+def get_strategy(name: str, params: Mapping[str, Any]) -> TrainingStrategy:
+    return _strategy_class(name)(**params)
