@@ -60,10 +60,13 @@ def load_tokenizer(path: str | Path, lowercase: bool = True) -> Tokenizer:
     if path.suffix == ".json":
         try:
             tokenizer = Tokenizer.from_file(str(path))
-        except Exception as error:  # tokenizers raises a bare Exception on bad JSON
+        except Exception as error:  # noqa: BLE001 (tokenizers raises a bare Exception on bad JSON)
             raise DataError(path, f"not a Hugging Face tokenizer.json ({error})") from None
         if tokenizer.token_to_id(PAD_TOKEN) != 0:
             raise DataError(path, f"the tokenizer must map {PAD_TOKEN} to id 0")
+        # attnkit pads per batch and truncates itself; special tokens are not added either.
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
         return tokenizer
     try:
         tokens = [line.rstrip("\r\n") for line in path.read_text(encoding="utf-8").splitlines()]

@@ -5,19 +5,11 @@ from __future__ import annotations
 import keras
 import torch
 from keras import ops
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from attnkit.layers.export import register
 
 _GATES = {"lstm": 4, "gru": 3}
-
-
-def _reverse_within_length(sequence: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each row's first ``length`` steps, leaving its padding where it is."""
-    time = sequence.shape[1]
-    steps = torch.arange(time, device=sequence.device).unsqueeze(0)
-    last = (lengths - 1).unsqueeze(1)
-    index = torch.where(steps <= last, last - steps, steps)
-    return torch.gather(sequence, 1, index.unsqueeze(-1).expand_as(sequence))
 
 
 @register
@@ -27,9 +19,8 @@ class BidirectionalRNN(keras.layers.Layer):
     Library choice: Keras 3.15 runs recurrent layers on CPU as a Python loop over time
     steps (cuDNN only on CUDA). This layer keeps its weights as Keras variables (so it
     saves, loads and trains like any layer) but calls torch's fused ``aten.lstm``/``aten.gru``
-    kernels, on CPU and GPU alike. The backward direction reads each sequence reversed
-    *within its length*, so padding never leaks into real positions; outputs at padded
-    positions are zero. GRU uses the ``reset_after`` (cuDNN/torch) formulation.
+    kernels on packed sequences, on CPU and GPU alike: padding is skipped (never computed,
+    never leaking into real positions) and outputs at padded positions are zero. GRU uses the ``reset_after`` (cuDNN/torch) formulation.
 
     Args:
         units: int. Hidden size per direction.
@@ -82,36 +73,30 @@ class BidirectionalRNN(keras.layers.Layer):
             bias = ops.concatenate([bias[: self.units], ones, bias[2 * self.units :]])
         return bias
 
-    def _run(self, sequence: torch.Tensor, weights) -> torch.Tensor:
-        params = [ops.cast(w, sequence.dtype) for w in weights]
-        batch = sequence.shape[0]
-        zeros = sequence.new_zeros((1, batch, self.units))
-        if self.cell == "lstm":
-            output, _, _ = torch.ops.aten.lstm.input(
-                sequence, [zeros, zeros], params, True, 1, 0.0, self.trainable, False, True
-            )
-        else:
-            output, _ = torch.ops.aten.gru.input(
-                sequence, zeros, params, True, 1, 0.0, self.trainable, False, True
-            )
-        return output
-
     def call(self, inputs, mask=None):
         sequence = ops.convert_to_tensor(inputs)
+        batch, time = sequence.shape[0], sequence.shape[1]
         if mask is None:
-            lengths = torch.full(
-                (sequence.shape[0],), sequence.shape[1], device=sequence.device, dtype=torch.long
+            lengths = torch.full((batch,), time, dtype=torch.long)
+        else:
+            lengths = torch.clamp(ops.cast(mask, "int32").sum(dim=1), min=1).cpu()
+        # Packing skips padding entirely and runs both directions in one fused call.
+        packed = pack_padded_sequence(sequence, lengths, batch_first=True, enforce_sorted=False)
+        params = [ops.cast(w, sequence.dtype) for direction in self.directions for w in direction]
+        initial = sequence.new_zeros((2, batch, self.units))
+        if self.cell == "lstm":
+            data, _, _ = torch.ops.aten.lstm.data(
+                packed.data, packed.batch_sizes, [initial, initial], params, True, 1, 0.0, True, True
             )
         else:
-            mask = ops.cast(mask, "bool")
-            lengths = torch.clamp(mask.sum(dim=1), min=1)
-        forward = self._run(sequence, self.directions[0])
-        backward = _reverse_within_length(
-            self._run(_reverse_within_length(sequence, lengths), self.directions[1]), lengths
+            data, _ = torch.ops.aten.gru.data(
+                packed.data, packed.batch_sizes, initial, params, True, 1, 0.0, True, True
+            )
+        output, _ = pad_packed_sequence(
+            PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
+            batch_first=True,
+            total_length=time,
         )
-        output = torch.cat([forward, backward], dim=-1)
-        if mask is not None:
-            output = output * mask.unsqueeze(-1).to(output.dtype)
         return output
 
     def compute_output_shape(self, input_shape):

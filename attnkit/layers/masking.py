@@ -9,8 +9,13 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 from keras import ops
+
+# A one-token batch makes a softmax over a size-1 axis; that is correct here, not a mistake.
+warnings.filterwarnings("ignore", message="You are using a softmax over axis", category=UserWarning)
 
 
 def _large_negative(dtype: str) -> float:

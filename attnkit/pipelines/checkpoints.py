@@ -75,5 +75,5 @@ def restore_training_state(directory: Path, trainer: keras.Model) -> None:
         raise RuntimeError(
             f"{directory}: checkpoint has {len(values)} optimizer variables, model has {len(variables)}"
         )
-    for variable, value in zip(variables, values):
+    for variable, value in zip(variables, values, strict=True):
         variable.assign(value)

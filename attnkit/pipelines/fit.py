@@ -46,8 +46,8 @@ def _say(message: str) -> None:
 def _optimizer(training: dict[str, Any]) -> keras.optimizers.Optimizer:
     name = training["optimizer"]
     common = {"learning_rate": training["learning_rate"]}
-    if training["clipnorm"] > 0:
-        common["clipnorm"] = training["clipnorm"]
+    if training["global_clipnorm"] > 0:
+        common["global_clipnorm"] = training["global_clipnorm"]
     if name == "adam":
         return keras.optimizers.Adam(**common)
     if name == "adamw":
@@ -129,6 +129,8 @@ def fit(
         model = builder(**model_params, **task.model_arguments(preprocessor))
     except (TypeError, ValueError) as error:
         raise ConfigError(f"[model] settings rejected by {resolved['model']['builder']}: {error}") from None
+    if state is None:
+        task.initialize_model(model, preprocessor, resolved)
     trainer = strategy.prepare(model, task)
     trainer.compile(
         optimizer=_optimizer(training),

@@ -37,7 +37,7 @@ TRAINING_DEFAULTS = {
     "batch_size": 64,
     "learning_rate": 1e-3,
     "optimizer": "adam",
-    "clipnorm": 5.0,
+    "global_clipnorm": 5.0,
     "weight_decay": 0.0,
     "patience": 3,
     "monitor": "",

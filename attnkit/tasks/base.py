@@ -70,6 +70,11 @@ class Task(abc.ABC):
     def model_arguments(self, preprocessor: Any) -> dict[str, Any]:
         """Builder arguments that come from the data (vocabulary size, class count)."""
 
+    def initialize_model(  # noqa: B027 (an optional hook, deliberately a no-op by default)
+        self, model: keras.Model, preprocessor: Any, recipe: Mapping[str, Any]
+    ) -> None:
+        """Set initial weights from outside sources (e.g. pretrained embeddings); default none."""
+
     @abc.abstractmethod
     def loss(self) -> keras.losses.Loss | str:
         """The training loss for this task's model outputs and labels."""

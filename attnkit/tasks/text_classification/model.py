@@ -55,6 +55,7 @@ class TextClassifier(keras.Model):
         penalty: float. LAMA's optional ``||AA^T - I||^2`` penalty weight.
         hidden_units: int. Optional dense layer before the softmax (0 = none).
         dropout: float. Dropout after the embedding, the encoder and the head.
+        freeze_embeddings: bool. Keep the token embeddings fixed (e.g. pretrained ones).
 
     Example:
         >>> model = TextClassifier(vocabulary_size=50, num_classes=3, embedding_dim=8, units=4,
@@ -78,6 +79,7 @@ class TextClassifier(keras.Model):
         penalty: float = 0.0,
         hidden_units: int = 0,
         dropout: float = 0.3,
+        freeze_embeddings: bool = False,
         **kwargs,
     ) -> None:
         _check_choice("head", head, HEADS)
@@ -88,7 +90,9 @@ class TextClassifier(keras.Model):
             raise ValueError(f"vocabulary_size must be >= 3, got {vocabulary_size}")
 
         # === Layers ===
-        embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding")
+        embedding = keras.layers.Embedding(
+            vocabulary_size, embedding_dim, trainable=not freeze_embeddings, name="embedding"
+        )
         rnn = BidirectionalRNN(units, cell=encoder[2:], name="encoder")
         if head == "additive":
             attention = AdditiveAttention(attention_units, name=ATTENTION_LAYER)
@@ -133,6 +137,7 @@ class TextClassifier(keras.Model):
         self.penalty = penalty
         self.hidden_units = hidden_units
         self.dropout = dropout
+        self.freeze_embeddings = freeze_embeddings
 
     @property
     def attention_layer(self) -> keras.layers.Layer:
@@ -173,6 +178,7 @@ class TextClassifier(keras.Model):
             "penalty": self.penalty,
             "hidden_units": self.hidden_units,
             "dropout": self.dropout,
+            "freeze_embeddings": self.freeze_embeddings,
         }
 
     @classmethod

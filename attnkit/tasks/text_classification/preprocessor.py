@@ -10,9 +10,10 @@ import numpy as np
 import polars as pl
 from tokenizers import Tokenizer
 
+from attnkit.data.pretrained import resolve_checkpoint
 from attnkit.data.splits import DataSplit
 from attnkit.data.tokenizers import load_tokenizer, train_word_tokenizer
-from attnkit.errors import DataError
+from attnkit.errors import ConfigError, DataError
 
 
 def _label_order(labels: Sequence[str]) -> list[str]:
@@ -50,11 +51,17 @@ class TextClassificationPreprocessor:
         min_frequency: int = 2,
         lowercase: bool = True,
         vocab_file: str = "",
+        pretrained: str = "",
     ) -> TextClassificationPreprocessor:
-        """Learn the vocabulary (or load ``vocab_file``) and the label set from training data."""
+        """Learn the vocabulary (or load ``vocab_file``, or a ``pretrained`` checkpoint's
+        tokenizer) and the label set from training data."""
         if max_length <= 0:
             raise ValueError(f"max_length must be positive, got {max_length}")
-        if vocab_file:
+        if pretrained and vocab_file:
+            raise ConfigError("set preprocess.pretrained or preprocess.vocab_file, not both")
+        if pretrained:
+            tokenizer = load_tokenizer(resolve_checkpoint(pretrained) / "tokenizer.json")
+        elif vocab_file:
             tokenizer = load_tokenizer(vocab_file, lowercase=lowercase)
         else:
             tokenizer = train_word_tokenizer(texts, vocab_size, min_frequency, lowercase)
@@ -73,12 +80,12 @@ class TextClassificationPreprocessor:
 
     def encode_texts(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids per text, truncated to ``max_length``; an empty text becomes ``[UNK]``."""
-        encodings = self.tokenizer.encode_batch(list(texts))
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [encoding.ids[: self.max_length] or [1] for encoding in encodings]
 
     def tokens(self, text: str) -> list[str]:
         """The surface form of each token ``encode_texts`` keeps (for explanations)."""
-        encoding = self.tokenizer.encode(text)
+        encoding = self.tokenizer.encode(text, add_special_tokens=False)
         words = [text[start:end] for start, end in encoding.offsets[: self.max_length]]
         return words or [""]
 

@@ -13,9 +13,10 @@ import pandas as pd
 import polars as pl
 
 from attnkit.data.batches import BucketedBatches
+from attnkit.data.pretrained import load_word_embeddings, resolve_checkpoint
 from attnkit.data.splits import DataSplit, load_splits
 from attnkit.data.text_readers import read_text_file, unescape_ag_news
-from attnkit.errors import AttnkitError, DataError
+from attnkit.errors import AttnkitError, ConfigError, DataError
 from attnkit.tasks.base import Task
 from attnkit.tasks.registry import register_model, register_task
 from attnkit.tasks.text_classification.metrics import classification_metrics
@@ -60,6 +61,7 @@ class TextClassificationTask(Task):
         "min_frequency": 2,
         "lowercase": True,
         "vocab_file": "",
+        "pretrained": "",
     }
 
     # --- data ---
@@ -136,6 +138,19 @@ class TextClassificationTask(Task):
             "num_classes": preprocessor.num_classes,
         }
 
+    def initialize_model(self, model, preprocessor, recipe: Mapping[str, Any]) -> None:
+        """Copy a pretrained checkpoint's word embeddings into the model (``preprocess.pretrained``)."""
+        if not recipe["preprocess"]["pretrained"]:
+            return
+        matrix = load_word_embeddings(resolve_checkpoint(recipe["preprocess"]["pretrained"]))
+        embedding = model.get_layer("embedding")
+        if tuple(embedding.embeddings.shape) != matrix.shape:
+            raise ConfigError(
+                f"model.embedding_dim={embedding.embeddings.shape[1]} does not match the "
+                f"pretrained embeddings {matrix.shape}: set model.embedding_dim={matrix.shape[1]}"
+            )
+        embedding.embeddings.assign(matrix)
+
     def loss(self):
         return keras.losses.SparseCategoricalCrossentropy()
 
@@ -176,7 +191,7 @@ class TextClassificationTask(Task):
             answer = {
                 "label": preprocessor.labels[int(np.argmax(probabilities))],
                 "probabilities": {
-                    label: round(float(p), 6) for label, p in zip(preprocessor.labels, probabilities)
+                    label: round(float(p), 6) for label, p in zip(preprocessor.labels, probabilities, strict=True)
                 },
             }
             if explanations is not None:
@@ -190,10 +205,10 @@ class TextClassificationTask(Task):
         batches = self.batches(preprocessor, split, batch_size, shuffle=False, seed=0, labelled=False)
         weights = [model.token_attention(batches[i][0]) for i in range(len(batches))]
         explanations: list[Any] = [None] * len(texts)
-        for rows, batch_weights in zip(batches.order, weights):
-            for row, row_weights in zip(rows, batch_weights):
+        for rows, batch_weights in zip(batches.order, weights, strict=True):
+            for row, row_weights in zip(rows, batch_weights, strict=True):
                 tokens = preprocessor.tokens(texts[row])
                 explanations[row] = [
-                    [token, round(float(w), 6)] for token, w in zip(tokens, row_weights[: len(tokens)])
+                    [token, round(float(w), 6)] for token, w in zip(tokens, row_weights[: len(tokens)], strict=True)
                 ]
         return explanations
