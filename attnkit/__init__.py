@@ -12,11 +12,24 @@ from attnkit.backend import ensure_torch_backend
 
 ensure_torch_backend()
 
+from attnkit import layers  # noqa: E402  (registers every layer for .keras loading)
 from attnkit.seeding import seed_everything  # noqa: E402
+from attnkit.tasks.registry import load_task_modules  # noqa: E402
+
+# Registers every task model too, so `keras.saving.load_model` works after `import attnkit`.
+load_task_modules()
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "evaluate", "fit", "load_model", "predict", "seed_everything"]
+__all__ = [
+    "__version__",
+    "evaluate",
+    "fit",
+    "layers",
+    "load_model",
+    "predict",
+    "seed_everything",
+]
 
 
 def __getattr__(name: str):

@@ -97,6 +97,8 @@ class BidirectionalRNN(keras.layers.Layer):
             batch_first=True,
             total_length=time,
         )
+        if mask is not None:  # a row with no real token was run as length 1; zero it again
+            output = output * ops.cast(ops.expand_dims(mask, -1), output.dtype)
         return output
 
     def compute_output_shape(self, input_shape):

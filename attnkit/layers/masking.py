@@ -39,6 +39,7 @@ def masked_softmax(logits, mask=None, axis: int = -1):
 
 def masked_mean(inputs, mask=None, axis: int = 1):
     """Mean of ``inputs`` (batch, time, dim) over real time steps only."""
+    inputs = ops.convert_to_tensor(inputs)
     if mask is None:
         return ops.mean(inputs, axis=axis)
     weights = ops.cast(ops.expand_dims(mask, -1), inputs.dtype)

@@ -66,8 +66,9 @@ def _resolve_data_path(recipe: dict[str, Any], data: str | None) -> Path:
 
 def _monitor(recipe: dict[str, Any], task: Any) -> tuple[str, str]:
     monitor = recipe["training"]["monitor"] or f"dev_{task.primary_metric}"
-    if not monitor.startswith("dev_"):
-        raise ConfigError(f"training.monitor must name a dev metric (dev_...), got {monitor!r}")
+    valid = [f"dev_{name}" for name in task.metric_names]
+    if monitor not in valid:
+        raise ConfigError(f"training.monitor must be one of {valid}, got {monitor!r}")
     mode = "min" if monitor.endswith(LOWER_IS_BETTER) else "max"
     return monitor, mode
 
@@ -180,6 +181,7 @@ def fit(
         checkpointer = CheckpointAndEarlyStop(
             directory, monitor, mode, training["patience"], state, model_to_save=model
         )
+        resumed_from = state.get("epoch") if initial_epoch else None
         finished = state.get("stopped_early") or initial_epoch >= training["epochs"]
         started = time.perf_counter()
         if not finished:
@@ -194,6 +196,7 @@ def fit(
                     checkpointer,
                 ],
                 verbose=_verbosity(verbose),
+                shuffle=False,  # the batches shuffle themselves, seeded per epoch (resumable)
             )
         checkpointer.restore_best()
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
@@ -203,7 +206,9 @@ def fit(
         for name in ("dev", "test"):
             if name in splits:
                 metrics.update(loaded.evaluate(splits[name], training["eval_batch_size"]))
-        mlflow.log_metrics(metrics)
+        # Logged one step after the last epoch, so each dev_* history ends with the value of
+        # the model that was kept (the best epoch), which is what MLflow shows as latest.
+        mlflow.log_metrics(metrics, step=state.get("epoch", -1) + 1)
 
         bundle = temporary_bundle(model, task, preprocessor, resolved)
         try:
@@ -223,4 +228,4 @@ def fit(
     shutil.rmtree(directory, ignore_errors=True)
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test_"))
     _say(f"done: run {run.info.run_id} | model {info.model_uri} | {summary}")
-    return FitResult(run.info.run_id, info.model_uri, metrics, state.get("epoch") if initial_epoch else None)
+    return FitResult(run.info.run_id, info.model_uri, metrics, resumed_from)

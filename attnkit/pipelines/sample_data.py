@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from attnkit.errors import ConfigError
 from attnkit.pipelines.outputs import write_atomically
 
 POSITIVE = ["wonderful", "moving", "brilliant", "funny", "charming", "gripping", "beautiful", "sharp"]
@@ -39,7 +40,7 @@ def make_sample_data(directory: str | Path, size: int = 3000, seed: int = 0) -> 
     """Write ``train.tsv``, ``dev.tsv`` and ``test.tsv`` (``text<TAB>label`` with a header)
     with an 80/10/10 split of ``size`` sentences."""
     if size < 30:
-        raise ValueError(f"size must be at least 30, got {size}")
+        raise ConfigError(f"make-sample: --size must be at least 30, got {size}")
     rng = np.random.default_rng(seed)
     rows = [_sentence(rng) for _ in range(size)]
     cut_train, cut_dev = int(0.8 * size), int(0.9 * size)

@@ -34,6 +34,8 @@ class Task(abc.ABC):
     input_fields: ClassVar[tuple[str, ...]]
     #: Model-builder arguments that ``model_arguments`` fills from the data, not the recipe.
     data_arguments: ClassVar[tuple[str, ...]] = ()
+    #: The measures ``score`` returns (``training.monitor`` must be ``dev_<one of them>``).
+    metric_names: ClassVar[tuple[str, ...]] = ("loss",)
     #: The metric selected on (``dev_<primary_metric>``) unless a recipe says otherwise.
     primary_metric: ClassVar[str] = "accuracy"
     #: Defaults of the recipe's ``[data]`` section specific to this task (reader options).

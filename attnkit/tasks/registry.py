@@ -40,21 +40,22 @@ def register_model(name: str, task: str) -> Callable:
     return decorate
 
 
-def _load_all() -> None:
+def load_task_modules() -> None:
+    """Import every task module, registering its task, builders and Keras classes."""
     for module in TASK_MODULES:
         importlib.import_module(module)
 
 
 def get_task(name: str):
     """An instance of the task family ``name``."""
-    _load_all()
+    load_task_modules()
     if name not in _TASKS:
         raise ConfigError(f"unknown task {name!r}; known tasks: {sorted(_TASKS)}")
     return _TASKS[name]()
 
 
 def model_builders(task: str) -> dict[str, Callable[..., Any]]:
-    _load_all()
+    load_task_modules()
     return dict(_BUILDERS.get(task, {}))
 
 

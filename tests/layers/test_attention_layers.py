@@ -375,12 +375,6 @@ def test_birnn_backward_direction_reads_the_future() -> None:
     assert np.abs(after[:, 0, 3:] - before[:, 0, 3:]).max() > 1e-4  # backward half
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attnkit bug (working tree): BidirectionalRNN now packs sequences with lengths "
-    "clamped to >= 1 and no longer multiplies its output by the mask, so a row whose mask is "
-    "all False gets a non-zero output at position 0 (documented: zero at padded positions)",
-)
 def test_birnn_fully_masked_row_is_zero() -> None:
     inputs, mask, _ = make_batch()
     mask = mask.copy()

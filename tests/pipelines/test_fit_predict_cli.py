@@ -105,9 +105,10 @@ def test_cli_fit_prints_a_json_summary_and_tracks_the_run(
     for name in ("train_loss", "train_accuracy"):
         history = client.get_metric_history(summary["run_id"], name)
         assert sorted(m.step for m in history) == [0, 1], name
-    # dev_*'s exact per-epoch history: see test_dev_accuracy_history_has_one_entry_per_epoch
+    # dev_*: one entry per epoch, then the kept model's value at step 2
     for name in ("dev_accuracy", "dev_loss", "dev_macro_f1", "dev_auc"):
-        assert {m.step for m in client.get_metric_history(summary["run_id"], name)} == {0, 1}
+        history = client.get_metric_history(summary["run_id"], name)
+        assert sorted(m.step for m in history) == [0, 1, 2], name
     for name in ("test_accuracy", "test_macro_f1", "test_auc"):
         assert run.data.metrics[name] == pytest.approx(metrics[name])
 
@@ -157,15 +158,15 @@ def test_python_fit_result(trained: Trained, model_uri: str) -> None:
     assert json.loads(result.to_json())["model_uri"] == model_uri
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attnkit bug: after training, fit logs the final dev_*/test_* metrics with "
-    "mlflow.log_metrics(metrics) at the default step 0, so each dev_* history holds "
-    "epochs + 1 entries (two at step 0) instead of one per epoch",
-)
-def test_dev_accuracy_history_has_one_entry_per_epoch(trained: Trained, model_uri: str) -> None:
+def test_dev_accuracy_history_has_each_epoch_then_the_kept_model(
+    trained: Trained, model_uri: str
+) -> None:
     history = MlflowClient().get_metric_history(trained.result.run_id, "dev_accuracy")
-    assert sorted(m.step for m in history) == [0, 1]
+    history = sorted(history, key=lambda m: m.step)
+    assert [m.step for m in history] == [0, 1, 2]  # two epochs, then the final (best) model
+    best_epoch = int(trained.result.metrics["best_epoch"]) - 1
+    assert history[-1].value == pytest.approx(history[best_epoch].value, abs=1e-6)
+    assert history[-1].value == pytest.approx(trained.result.metrics["dev_accuracy"], abs=1e-9)
 
 
 def test_pyfunc_model_predicts_labels(model_uri: str) -> None:
@@ -337,6 +338,8 @@ def _broken(case: str, data: Path) -> tuple[list[str], list[str]]:
         return ["--set", "training.epochs=many"], ["training.epochs must be an integer"]
     if case == "invalid model setting":
         return ["--set", "model.head=bogus"], ["[model] settings rejected", "bogus"]
+    if case == "unknown monitor":
+        return ["--set", "training.monitor=dev_acc"], ["training.monitor", "dev_accuracy"]
     raise AssertionError(case)
 
 
@@ -351,6 +354,7 @@ FIT_ERRORS = [
     "unknown --set key",
     "wrong --set type",
     "invalid model setting",
+    "unknown monitor",
 ]
 
 
@@ -553,20 +557,13 @@ def test_rerun_resumes_the_same_run_to_completion(resumed: Resumed) -> None:
     assert resumed.status_after_resume == "FINISHED"
     # One entry per epoch: epoch 0 from the killed attempt, 1 and 2 from the resumed one.
     assert sorted(m.step for m in resumed.history["train_loss"]) == [0, 1, 2]
-    # (dev_* histories also hold the final re-logged value; see the xfail test above.)
-    assert {m.step for m in resumed.history["dev_accuracy"]} == {0, 1, 2}
+    # dev_* histories end with the kept model's value, one step after the last epoch.
+    assert sorted(m.step for m in resumed.history["dev_accuracy"]) == [0, 1, 2, 3]
     assert resumed.checkpoints_after_resume == []
     assert set(resumed.result.metrics) == set(resumed.uninterrupted.metrics)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="attnkit bug: fit calls trainer.fit(train_batches, ...) without shuffle=False, so "
-    "Keras' PyDatasetAdapter also shuffles the batch indices every epoch with Python's global "
-    "`random`, whose state a resumed run does not restore; the resumed epochs see another "
-    "batch order than an uninterrupted run (BucketedBatches promises the same order)",
-)
 def test_resumed_training_matches_an_uninterrupted_run(resumed: Resumed) -> None:
     # Resuming restores weights, optimizer state and the (seed, epoch) batch order, and the
     # recipe has no dropout: the result must equal that of a run never interrupted.
@@ -575,12 +572,6 @@ def test_resumed_training_matches_an_uninterrupted_run(resumed: Resumed) -> None
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="attnkit bug: FitResult.resumed_from_epoch is state.get('epoch') read after "
-    "training, when CheckpointAndEarlyStop has overwritten state['epoch'] with the last "
-    "epoch trained (2 here), not the checkpoint epoch the run resumed from (0)",
-)
 def test_resumed_fit_reports_the_epoch_it_resumed_from(resumed: Resumed) -> None:
     assert resumed.result.resumed_from_epoch == 0
     assert resumed.uninterrupted.resumed_from_epoch is None
@@ -596,6 +587,12 @@ def test_recipes_command_lists_shipped_recipes(capsys) -> None:
     assert "sample-lama" in listed
     assert cli.main(["recipes", "--json"]) == 0
     assert sorted(json.loads(capsys.readouterr().out)) == listed
+
+
+def test_make_sample_rejects_a_tiny_size(capsys, tmp_path: Path) -> None:
+    assert cli.main(["make-sample", str(tmp_path / "a"), "--size", "10"]) == 2
+    assert "--size must be at least 30" in error_line(capsys)
+    assert not (tmp_path / "a").exists()
 
 
 def test_make_sample_writes_three_files(capsys, tmp_path: Path) -> None:

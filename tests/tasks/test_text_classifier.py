@@ -182,13 +182,6 @@ def test_saved_model_reloads_in_process_with_identical_predictions(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="attnkit bug: `import attnkit` does not import the modules that register "
-    "TextClassifier and the layers with Keras, so keras.saving.load_model in a fresh process "
-    "raises TypeError: Could not locate class 'TextClassifier'",
-)
 def test_saved_models_predict_identically_in_a_fresh_process(tmp_path: Path) -> None:
     token_ids, labels = token_problem(size=16)
     expected = {}

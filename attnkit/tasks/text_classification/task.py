@@ -41,6 +41,7 @@ class TextClassificationTask(Task):
     name = "text_classification"
     input_fields = ("text",)
     primary_metric = "accuracy"
+    metric_names = ("accuracy", "macro_f1", "loss", "auc")
     data_arguments = ("vocabulary_size", "num_classes")
     data_defaults = {
         "format": "auto",
