@@ -1,9 +1,10 @@
 """Time one training step of attnkit's LAMA classifier against an equivalent pure-PyTorch module.
 
-Both models have the same sizes (embedding, BiGRU, LAMA head with token MLP and learned
-context, dropout, linear classifier), see the same real SST-2 batches (bucketed by length,
-batch 64), and use Adam with gradient-norm clipping 5. Rounds alternate between the two so
-machine noise hits both; the ratio is the median Keras step over the median torch step.
+Both models take their sizes from the ``sst2-lama`` recipe (embedding, frozen or not, BiGRU,
+LAMA head with or without the token MLP, learned context, dropout, linear classifier), see
+the same real SST-2 batches tokenised by the recipe's preprocessor (bucketed by length,
+batch 64), and use Adam with global gradient-norm clipping 5. Rounds alternate between the
+two so machine noise hits both; the ratio is the median Keras step over the median torch step.
 
     python benchmarks/lama_step_time.py --data ../shared/data/sst2 --rounds 7 --steps 30
 """
@@ -27,18 +28,21 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnkit.data.batches import BucketedBatches
 from attnkit.data.text_readers import read_text_file
+from attnkit.pipelines.recipes import load_recipe
 from attnkit.tasks.text_classification import TextClassificationPreprocessor, TextClassifier
 
 
 class TorchLamaClassifier(nn.Module):
     """The reference: the same LAMA classifier written directly in PyTorch (packed BiGRU)."""
 
-    def __init__(self, vocab: int, embedding: int, units: int, heads: int, classes: int, dropout: float):
+    def __init__(self, vocab: int, embedding: int, units: int, heads: int, classes: int, dropout: float,
+                 token_mlp: bool, freeze_embeddings: bool):
         super().__init__()
         dim = 2 * units
         self.embedding = nn.Embedding(vocab, embedding, padding_idx=0)
+        self.embedding.weight.requires_grad_(not freeze_embeddings)
         self.gru = nn.GRU(embedding, units, batch_first=True, bidirectional=True)
-        self.token_mlp = nn.Linear(dim, dim)
+        self.token_mlp = nn.Linear(dim, dim) if token_mlp else nn.Identity()
         self.context = nn.Parameter(torch.randn(dim) * 0.05)
         self.context_projection = nn.Linear(dim, heads, bias=False)
         self.token_projection = nn.Linear(dim, heads, bias=False)
@@ -53,7 +57,7 @@ class TorchLamaClassifier(nn.Module):
         h, _ = self.gru(packed)
         h, _ = pad_packed_sequence(h, batch_first=True, total_length=token_ids.shape[1])
         h = self.dropout(h)
-        u = torch.tanh(self.token_mlp(h))
+        u = torch.tanh(self.token_mlp(h)) if isinstance(self.token_mlp, nn.Linear) else h
         scores = torch.tanh(self.context_projection(self.context)[None, None] * self.token_projection(u))
         scores = F.normalize(scores, dim=-1)
         logits = scores.transpose(1, 2).masked_fill(~mask[:, None, :], -1e9)
@@ -61,9 +65,9 @@ class TorchLamaClassifier(nn.Module):
         return self.classifier(self.dropout(structured.flatten(1)))
 
 
-def real_batches(data: Path, steps: int, batch_size: int, seed: int):
+def real_batches(data: Path, preprocess: dict, steps: int, batch_size: int, seed: int):
     frame = read_text_file(data / "glue-SST-2" / "train.tsv")
-    pre = TextClassificationPreprocessor.fit(frame["text"].to_list(), frame["label"].to_list(), vocab_size=20000)
+    pre = TextClassificationPreprocessor.fit(frame["text"].to_list(), frame["label"].to_list(), **preprocess)
     ids = pre.encode_texts(frame["text"].to_list())
     labels = np.array([int(v) for v in frame["label"].to_list()], dtype="int32")
     batches = BucketedBatches({"token_ids": ids}, labels, batch_size, shuffle=True, seed=seed)
@@ -87,21 +91,23 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/sst2")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--embedding-dim", type=int, default=128)
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--heads", type=int, default=8)
+    parser.add_argument("--recipe", default="sst2-lama")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="recipe override")
     parser.add_argument("--output", default="benchmarks/results/lama_step_time.json")
     args = parser.parse_args()
 
     attnkit.seed_everything(0)
-    vocab, batches = real_batches(Path(args.data), args.steps, args.batch_size, seed=0)
-    sizes = dict(embedding_dim=args.embedding_dim, units=args.units, num_heads=args.heads)
-    keras_model = TextClassifier(vocabulary_size=vocab, num_classes=2, encoder="bigru", head="lama", dropout=0.4, **sizes)
+    recipe = load_recipe(args.recipe, args.overrides)
+    m = recipe["model"]
+    batch_size = recipe["training"]["batch_size"]
+    vocab, batches = real_batches(Path(args.data), recipe["preprocess"], args.steps, batch_size, seed=0)
+    sizes = {k: m[k] for k in ("embedding_dim", "units", "num_heads", "token_mlp", "freeze_embeddings", "dropout")}
+    keras_model = TextClassifier(vocabulary_size=vocab, num_classes=2, encoder="bigru", head="lama", **sizes)
     keras_model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=5.0),
                         loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    torch_model = TorchLamaClassifier(vocab, args.embedding_dim, args.units, args.heads, 2, 0.4)
-    optimizer = torch.optim.Adam(torch_model.parameters(), lr=1e-3)
+    torch_model = TorchLamaClassifier(vocab, m["embedding_dim"], m["units"], m["num_heads"], 2, m["dropout"],
+                                      m["token_mlp"], m["freeze_embeddings"])
+    optimizer = torch.optim.Adam([p for p in torch_model.parameters() if p.requires_grad], lr=1e-3)
     torch_batches = [(torch.as_tensor(x["token_ids"], dtype=torch.long), torch.as_tensor(y, dtype=torch.long))
                      for x, y in batches]
     dataset = FixedBatches(batches)
@@ -129,15 +135,19 @@ def main() -> None:
         torch_times.append(torch_round())
     keras_ms, torch_ms = statistics.median(keras_times) * 1e3, statistics.median(torch_times) * 1e3
     keras_params = keras_model.count_params()
+    keras_trainable = sum(int(np.prod(v.shape)) for v in keras_model.trainable_weights)
+    torch_trainable = sum(p.numel() for p in torch_model.parameters() if p.requires_grad)
     torch_params = sum(p.numel() for p in torch_model.parameters())
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
                    f"device {attnkit.backend.device_description()}",
         "date": time.strftime("%Y-%m-%d"),
-        "batch_size": args.batch_size, "steps_per_round": args.steps, "rounds": args.rounds, **sizes,
+        "recipe": args.recipe, "overrides": args.overrides,
+        "batch_size": batch_size, "steps_per_round": args.steps, "rounds": args.rounds, **sizes,
         "keras_ms_per_step": keras_ms, "torch_ms_per_step": torch_ms, "ratio_keras_over_torch": keras_ms / torch_ms,
         "keras_ms_all_rounds": [t * 1e3 for t in keras_times], "torch_ms_all_rounds": [t * 1e3 for t in torch_times],
         "keras_params": keras_params, "torch_params": torch_params,
+        "keras_trainable_params": keras_trainable, "torch_trainable_params": torch_trainable,
     }
     print(f"{'model':<22}{'ms/step (median)':>18}{'params':>12}")
     print(f"{'attnkit (Keras)':<22}{keras_ms:>18.1f}{keras_params:>12,}")
