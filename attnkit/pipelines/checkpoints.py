@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
 from attnkit.pipelines.outputs import write_atomically
 
-OPTIMIZER_FILE = "optimizer.npz"
 WEIGHTS_FILE = "last.weights.h5"
 PREPROCESSOR_FILE = "preprocessor.json"
 STATE_FILE = "state.json"
@@ -44,7 +42,7 @@ def checkpoint_dir(key: str) -> Path:
 
 def read_state(directory: Path) -> dict[str, Any] | None:
     """The saved state if ``directory`` holds a complete checkpoint, else None."""
-    needed = [STATE_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, PREPROCESSOR_FILE]
+    needed = [STATE_FILE, WEIGHTS_FILE, PREPROCESSOR_FILE]
     if not all((directory / name).is_file() for name in needed):
         return None
     state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
@@ -52,28 +50,16 @@ def read_state(directory: Path) -> dict[str, Any] | None:
 
 
 def save_training_state(directory: Path, trainer: keras.Model, state: dict[str, Any]) -> None:
-    """Weights, optimizer variables, then the state file last (it marks the set complete)."""
+    """Weights and optimizer variables (Keras saves both), then the state file, which is
+    written last because it marks the set complete."""
     temporary = directory / f".tmp-{WEIGHTS_FILE}"
     trainer.save_weights(str(temporary))
     os.replace(temporary, directory / WEIGHTS_FILE)
-    arrays = {f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(trainer.optimizer.variables)}
-    temporary = directory / f".tmp-{OPTIMIZER_FILE}"
-    with open(temporary, "wb") as file:
-        np.savez(file, **arrays)
-    os.replace(temporary, directory / OPTIMIZER_FILE)
     write_atomically(directory / STATE_FILE, json.dumps(state))
 
 
 def restore_training_state(directory: Path, trainer: keras.Model) -> None:
     """Load weights and optimizer variables saved by :func:`save_training_state`."""
-    trainer.load_weights(str(directory / WEIGHTS_FILE))
+    # The optimizer must exist before loading, or Keras skips its saved variables.
     trainer.optimizer.build(trainer.trainable_variables)
-    with np.load(directory / OPTIMIZER_FILE) as saved:
-        values = [saved[f"v{i}"] for i in range(len(saved.files))]
-    variables = trainer.optimizer.variables
-    if len(values) != len(variables):
-        raise RuntimeError(
-            f"{directory}: checkpoint has {len(values)} optimizer variables, model has {len(variables)}"
-        )
-    for variable, value in zip(variables, values, strict=True):
-        variable.assign(value)
+    trainer.load_weights(str(directory / WEIGHTS_FILE))

@@ -2,6 +2,7 @@
 
 Sentences are built from templates with positive and negative phrases, negations that flip
 them, and neutral filler, so the label depends on a few words the attention should find.
+5% of the labels are flipped, as annotators err, so a perfect score is not expected.
 
 Example:
     >>> paths = make_sample_data("data/sample", size=300, seed=0)  # doctest: +SKIP
@@ -18,6 +19,7 @@ import numpy as np
 from attnkit.errors import ConfigError
 from attnkit.pipelines.outputs import write_atomically
 
+LABEL_NOISE = 0.05
 POSITIVE = ["wonderful", "moving", "brilliant", "funny", "charming", "gripping", "beautiful", "sharp"]
 NEGATIVE = ["dull", "clumsy", "tedious", "bland", "messy", "forgettable", "shallow", "weak"]
 SUBJECTS = ["the film", "this movie", "the story", "the acting", "the script", "the ending", "the cast"]
@@ -33,6 +35,8 @@ def _sentence(rng: np.random.Generator) -> tuple[str, str]:
     verb = "is not" if negated else rng.choice(["is", "feels", "looks"])
     parts = [rng.choice(FILLERS), rng.choice(SUBJECTS), verb, word, rng.choice(TAILS)]
     text = " ".join(p for p in parts if p) + " ."
+    if rng.random() < LABEL_NOISE:
+        positive = not positive
     return text, "positive" if positive else "negative"
 
 
