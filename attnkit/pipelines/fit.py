@@ -79,6 +79,52 @@ def _verbosity(verbose: int | None) -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
+def _build_model(resolved: dict[str, Any], task: Any, preprocessor: Any) -> keras.Model:
+    builder = get_model_builder(resolved["task"], resolved["model"]["builder"])
+    params = {k: v for k, v in resolved["model"].items() if k != "builder"}
+    try:
+        return builder(**params, **task.model_arguments(preprocessor))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(
+            f"[model] settings rejected by {resolved['model']['builder']}: {error}"
+        ) from None
+
+
+def _log_run_start(resolved: dict[str, Any], task: Any, key: str, train_examples: int) -> None:
+    import mlflow
+
+    mlflow.log_params(flatten(resolved))
+    mlflow.log_params({"device": device_description(), "train_examples": train_examples})
+    mlflow.set_tags(
+        {
+            "attnkit.recipe": resolved["name"],
+            "attnkit.task": task.name,
+            "attnkit.run_key": key,
+            "device": device_description(),
+            "seed": str(resolved["seed"]),
+        }
+    )
+    mlflow.log_text(to_toml(resolved), "recipe.toml")
+
+
+def _score(loaded: LoadedModel, splits: dict, batch_size: int, best_epoch: int) -> dict[str, float]:
+    metrics: dict[str, float] = {"best_epoch": float(best_epoch + 1)}
+    for name in ("dev", "test"):
+        if name in splits:
+            metrics.update(loaded.evaluate(splits[name], batch_size))
+    return metrics
+
+
+def _log_model(loaded: LoadedModel, splits: dict, register: str | None):
+    bundle = temporary_bundle(loaded.model, loaded.task, loaded.preprocessor, loaded.recipe)
+    try:
+        fields = list(loaded.task.input_fields)
+        example = splits["train"].frame.select(fields).head(3).to_pandas()
+        return log_attnkit_model(bundle, example, register_as=register)
+    finally:
+        shutil.rmtree(bundle.parent, ignore_errors=True)
+
+
 def fit(
     recipe: str,
     data: str | None = None,
@@ -95,7 +141,7 @@ def fit(
     Example:
         >>> result = fit("sample-lama", data="data/sample", overrides=["training.epochs=2"])  # doctest: +SKIP
         >>> sorted(result.metrics)[:2]  # doctest: +SKIP
-        ['dev_accuracy', 'dev_auc']
+        ['best_epoch', 'dev_accuracy']
     """
     import mlflow
 
@@ -114,22 +160,17 @@ def fit(
     _say(f"recipe {resolved['name']} v{resolved['version']} | data {data_path} ({sizes})")
 
     mlflow.set_experiment(experiment)
-    key = checkpoints.run_key(resolved, str(data_path.resolve()), experiment, mlflow.get_tracking_uri())
+    key = checkpoints.run_key(
+        resolved, str(data_path.resolve()), experiment, mlflow.get_tracking_uri()
+    )
     directory = checkpoints.checkpoint_dir(key)
     state = checkpoints.read_state(directory)
     if state is not None:
-        preprocessor = task.load_preprocessor(
-            json.loads((directory / checkpoints.PREPROCESSOR_FILE).read_text(encoding="utf-8"))
-        )
+        saved = directory / checkpoints.PREPROCESSOR_FILE
+        preprocessor = task.load_preprocessor(json.loads(saved.read_text(encoding="utf-8")))
     else:
         preprocessor = task.fit_preprocessor(splits["train"], resolved["preprocess"])
-
-    builder = get_model_builder(resolved["task"], resolved["model"]["builder"])
-    model_params = {k: v for k, v in resolved["model"].items() if k != "builder"}
-    try:
-        model = builder(**model_params, **task.model_arguments(preprocessor))
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"[model] settings rejected by {resolved['model']['builder']}: {error}") from None
+    model = _build_model(resolved, task, preprocessor)
     if state is None:
         task.initialize_model(model, preprocessor, resolved)
     trainer = strategy.prepare(model, task)
@@ -139,7 +180,6 @@ def fit(
         metrics=task.keras_metrics(),
         jit_compile=training["jit_compile"],
     )
-
     train_batches = task.batches(preprocessor, splits["train"], training["batch_size"], True, seed)
     dev_batches = task.batches(
         preprocessor, splits["dev"], training["eval_batch_size"], False, seed, labelled=False
@@ -158,33 +198,24 @@ def fit(
         initial_epoch = 0
     else:
         run = mlflow.start_run(run_id=state["run_id"])
-        checkpoints.restore_training_state(directory, trainer)
         initial_epoch = state["epoch"] + 1
-        _say(f"resuming run {state['run_id']} after epoch {initial_epoch} (checkpoint {directory})")
+    resumed_from = state.get("epoch") if initial_epoch else None
 
     try:
         if initial_epoch == 0:
-            mlflow.log_params(flatten(resolved))
-            mlflow.set_tags(
-                {
-                    "attnkit.recipe": resolved["name"],
-                    "attnkit.task": task.name,
-                    "attnkit.run_key": key,
-                    "device": device_description(),
-                    "seed": str(seed),
-                }
-            )
-            mlflow.log_text(to_toml(resolved), "recipe.toml")
-            mlflow.log_params({"device": device_description(), "train_examples": splits["train"].frame.height})
-        _say(f"MLflow run {run.info.run_id} | device {device_description()} | seed {seed} | monitor {monitor}")
-
+            _log_run_start(resolved, task, key, splits["train"].frame.height)
+        else:
+            checkpoints.restore_training_state(directory, trainer)
+            _say(f"resuming run {run.info.run_id} after epoch {initial_epoch} ({directory})")
+        _say(
+            f"MLflow run {run.info.run_id} | device {device_description()} | seed {seed} | "
+            f"monitor {monitor}"
+        )
         checkpointer = CheckpointAndEarlyStop(
             directory, monitor, mode, training["patience"], state, model_to_save=model
         )
-        resumed_from = state.get("epoch") if initial_epoch else None
-        finished = state.get("stopped_early") or initial_epoch >= training["epochs"]
         started = time.perf_counter()
-        if not finished:
+        if not (state.get("stopped_early") or initial_epoch >= training["epochs"]):
             train_batches.epoch = initial_epoch
             trainer.fit(
                 train_batches,
@@ -202,20 +233,11 @@ def fit(
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
 
         loaded = LoadedModel(task, model, preprocessor, resolved)
-        metrics: dict[str, float] = {"best_epoch": float(state.get("best_epoch", -1) + 1)}
-        for name in ("dev", "test"):
-            if name in splits:
-                metrics.update(loaded.evaluate(splits[name], training["eval_batch_size"]))
+        metrics = _score(loaded, splits, training["eval_batch_size"], state.get("best_epoch", -1))
         # Logged one step after the last epoch, so each dev_* history ends with the value of
         # the model that was kept (the best epoch), which is what MLflow shows as latest.
         mlflow.log_metrics(metrics, step=state.get("epoch", -1) + 1)
-
-        bundle = temporary_bundle(model, task, preprocessor, resolved)
-        try:
-            example = splits["train"].frame.select(list(task.input_fields)).head(3).to_pandas()
-            info = log_attnkit_model(bundle, example, register_as=register)
-        finally:
-            shutil.rmtree(bundle.parent, ignore_errors=True)
+        info = _log_model(loaded, splits, register)
         mlflow.end_run()
     except KeyboardInterrupt:
         mlflow.set_tag("error", "interrupted; run the same command again to resume")
