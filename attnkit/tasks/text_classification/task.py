@@ -13,6 +13,7 @@ import pandas as pd
 import polars as pl
 
 from attnkit.data.batches import BucketedBatches
+from attnkit.data.files import nonblank_lines
 from attnkit.data.pretrained import load_word_embeddings, resolve_checkpoint
 from attnkit.data.splits import DataSplit, load_splits
 from attnkit.data.text_readers import read_text_file, unescape_ag_news
@@ -105,8 +106,6 @@ class TextClassificationTask(Task):
     def read_file(self, path: Path, data: Mapping[str, Any], labelled: bool) -> DataSplit:
         path = Path(path)
         if path.suffix == ".txt" and not labelled:
-            from attnkit.data.files import nonblank_lines
-
             rows = nonblank_lines(path, encoding=data["encoding"])
             frame = pl.DataFrame(
                 {"text": [text for _, text in rows], "label": [None] * len(rows),
