@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="override a recipe field, e.g. --set training.epochs=3 (repeatable)")
     fit.add_argument("--experiment", default="attnkit", help="MLflow experiment (default: attnkit)")
     fit.add_argument("--register", metavar="NAME", help="register the model under NAME")
+    fit.add_argument("--alias", default="champion", help="alias moved to a registered model")
     fit.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     evaluate = commands.add_parser("evaluate", help="score a model on labelled data")
@@ -42,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", required=True, help=".txt (one input per line) or a data file")
     predict.add_argument("--output", help="write JSON Lines here (default: stdout)")
     predict.add_argument("--explain", action="store_true", help="add each token's attention weight")
+
+    register = commands.add_parser("register", help="register a logged model and move an alias")
+    register.add_argument("model_uri", help="a run id, runs:/ID/model or models:/m-ID")
+    register.add_argument("--name", required=True, help="registered model name")
+    register.add_argument("--alias", default="champion", help="alias to point at the new version")
+    register.add_argument("--json", action="store_true", help="print the result as JSON")
 
     recipes = commands.add_parser("recipes", help="list the shipped recipes")
     recipes.add_argument("--json", action="store_true", help="print the recipes as JSON")
@@ -59,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "fit":
         result = pipelines.fit(
             args.recipe, data=args.data, overrides=args.overrides,
-            experiment=args.experiment, register=args.register,
+            experiment=args.experiment, register=args.register, alias=args.alias,
         )
         if args.json:
             print(result.to_json())
@@ -77,6 +84,15 @@ def _run(args: argparse.Namespace) -> int:
                 print(json.dumps(answer))
         else:
             print(f"[attnkit] wrote {len(answers)} predictions to {args.output}", file=sys.stderr)
+    elif args.command == "register":
+        from attnkit.pipelines.registry import register
+
+        registered = register(args.model_uri, args.name, args.alias)
+        if args.json:
+            print(json.dumps(registered))
+        else:
+            print(f"[attnkit] {registered['model_uri']} -> {registered['name']} "
+                  f"version {registered['version']}")
     elif args.command == "recipes":
         recipes = pipelines.shipped_recipes()
         if args.json:

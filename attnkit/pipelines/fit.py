@@ -18,6 +18,8 @@ from attnkit.pipelines import checkpoints
 from attnkit.pipelines.bundle import LoadedModel, temporary_bundle
 from attnkit.pipelines.callbacks import CheckpointAndEarlyStop, DevEvaluation, MlflowEpochLogger
 from attnkit.pipelines.recipes import flatten, load_recipe, to_toml
+from attnkit.pipelines.registry import check_names
+from attnkit.pipelines.registry import register as register_model
 from attnkit.pipelines.tracking import configure_tracking, log_attnkit_model
 from attnkit.seeding import seed_everything
 from attnkit.tasks.registry import get_model_builder, get_task
@@ -115,12 +117,12 @@ def _score(loaded: LoadedModel, splits: dict, batch_size: int, best_epoch: int) 
     return metrics
 
 
-def _log_model(loaded: LoadedModel, splits: dict, register: str | None):
+def _log_model(loaded: LoadedModel, splits: dict):
     bundle = temporary_bundle(loaded.model, loaded.task, loaded.preprocessor, loaded.recipe)
     try:
         fields = list(loaded.task.input_fields)
         example = splits["train"].frame.select(fields).head(3).to_pandas()
-        return log_attnkit_model(bundle, example, register_as=register)
+        return log_attnkit_model(bundle, example)
     finally:
         shutil.rmtree(bundle.parent, ignore_errors=True)
 
@@ -132,11 +134,14 @@ def fit(
     experiment: str = "attnkit",
     register: str | None = None,
     verbose: int | None = None,
+    alias: str = "champion",
 ) -> FitResult:
     """Train ``recipe`` (a shipped name or a TOML path) and log everything to MLflow.
 
     Early-stops on the dev split, reloads the best epoch, evaluates dev and test, and logs
-    a pyfunc model that takes raw inputs. Re-running an interrupted call resumes it.
+    a pyfunc model that takes raw inputs. Re-running an interrupted call resumes it. With
+    ``register``, the model becomes a new version of that registered model and ``alias``
+    points at it.
 
     Example:
         >>> result = fit("sample-lama", data="data/sample", overrides=["training.epochs=2"])  # doctest: +SKIP
@@ -146,6 +151,8 @@ def fit(
     import mlflow
 
     configure_tracking()
+    if register:
+        check_names(register, alias)
     resolved = load_recipe(recipe, overrides)
     task = get_task(resolved["task"])
     data_path = _resolve_data_path(resolved, data)
@@ -237,7 +244,10 @@ def fit(
         # Logged one step after the last epoch, so each dev_* history ends with the value of
         # the model that was kept (the best epoch), which is what MLflow shows as latest.
         mlflow.log_metrics(metrics, step=state.get("epoch", -1) + 1)
-        info = _log_model(loaded, splits, register)
+        info = _log_model(loaded, splits)
+        if register:
+            registered = register_model(info.model_uri, register, alias)
+            _say(f"registered {registered['model_uri']} (version {registered['version']})")
         mlflow.end_run()
     except KeyboardInterrupt:
         mlflow.set_tag("error", "interrupted; run the same command again to resume")

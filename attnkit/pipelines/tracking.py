@@ -40,7 +40,7 @@ def _requirements() -> list[str]:
     return pins
 
 
-def log_attnkit_model(bundle_dir: Path, input_example: Any, register_as: str | None = None):
+def log_attnkit_model(bundle_dir: Path, input_example: Any):
     """Log a bundle as a models-from-code pyfunc in the active run; returns MLflow's ModelInfo."""
     import mlflow
 
@@ -50,7 +50,6 @@ def log_attnkit_model(bundle_dir: Path, input_example: Any, register_as: str | N
         artifacts={"bundle": str(bundle_dir)},
         input_example=input_example,
         pip_requirements=_requirements(),
-        registered_model_name=register_as,
     )
 
 
