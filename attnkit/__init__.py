@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "evaluate",
+    "explain",
     "fit",
     "layers",
     "load_model",
@@ -34,7 +35,7 @@ __all__ = [
 
 def __getattr__(name: str):
     # The pipelines import MLflow, which is slow; load them only when asked for.
-    if name in {"fit", "predict", "evaluate", "load_model"}:
+    if name in {"fit", "predict", "evaluate", "explain", "load_model"}:
         from attnkit import pipelines
 
         return getattr(pipelines, name)

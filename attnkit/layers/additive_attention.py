@@ -21,7 +21,8 @@ class AdditiveAttention(keras.layers.Layer):
 
     The pre-softmax logits can be perturbed two ways, for adversarial training:
     pass ``logits_perturbation`` (batch, time) to ``call``, or set ``logits_hook`` to a
-    function ``logits -> logits`` (not saved with the layer).
+    function ``(logits, mask) -> logits`` (not saved with the layer; ``mask`` is None or
+    broadcastable to ``logits``). The training strategies in ``attnkit.training`` use the hook.
 
     Args:
         units: int. Size of the hidden tanh layer.
@@ -84,7 +85,7 @@ class AdditiveAttention(keras.layers.Layer):
         if logits_perturbation is not None:
             logits = logits + logits_perturbation
         if self.logits_hook is not None:
-            logits = self.logits_hook(logits)
+            logits = self.logits_hook(logits, mask)
         weights = masked_softmax(logits, mask, axis=-1)
         pooled = ops.sum(inputs * ops.expand_dims(weights, -1), axis=1)
         return pooled, weights

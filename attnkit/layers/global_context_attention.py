@@ -19,7 +19,7 @@ class GlobalContextAttention(keras.layers.Layer):
     context vector. Library choice: ``context="mean"`` uses the masked mean of ``u_t``
     instead, which makes the query input-dependent (the "+ctx" idea of the LAMA spec).
     Returns the pooled vector ``sum_t a_t h_t`` and the weights ``a`` (batch, time).
-    ``logits_hook`` (not saved) may perturb the pre-softmax scores.
+    ``logits_hook(logits, mask)`` (not saved) may perturb the pre-softmax scores.
 
     Args:
         units: int. Size of ``u_t`` and of the context vector.
@@ -64,7 +64,7 @@ class GlobalContextAttention(keras.layers.Layer):
         if logits_perturbation is not None:
             logits = logits + logits_perturbation
         if self.logits_hook is not None:
-            logits = self.logits_hook(logits)
+            logits = self.logits_hook(logits, mask)
         weights = masked_softmax(logits, mask, axis=-1)
         return ops.sum(inputs * ops.expand_dims(weights, -1), axis=1), weights
 

@@ -98,9 +98,9 @@ class LowRankMultiHeadAttention(keras.layers.Layer):
         logits = ops.transpose(scores, (0, 2, 1))  # (batch, m, time)
         if logits_perturbation is not None:
             logits = logits + logits_perturbation
-        if self.logits_hook is not None:
-            logits = self.logits_hook(logits)
         head_mask = None if mask is None else ops.expand_dims(mask, 1)
+        if self.logits_hook is not None:
+            logits = self.logits_hook(logits, head_mask)
         attention = masked_softmax(logits, head_mask, axis=-1)
         structured = ops.matmul(attention, inputs)  # (batch, m, d)
         if self.penalty > 0:

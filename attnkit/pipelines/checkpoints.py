@@ -27,12 +27,19 @@ def attnkit_home() -> Path:
     return Path(os.environ.get("ATTNKIT_HOME", ".attnkit"))
 
 
-def run_key(recipe: dict[str, Any], data_path: str, experiment: str, tracking_uri: str) -> str:
-    payload = json.dumps(
-        {"recipe": recipe, "data": data_path, "experiment": experiment, "tracking": tracking_uri},
-        sort_keys=True,
-        default=str,
-    )
+def run_key(
+    recipe: dict[str, Any],
+    data_path: str,
+    experiment: str,
+    tracking_uri: str,
+    scope: str | None = None,
+) -> str:
+    """``scope`` tells apart runs of one recipe that must not share a checkpoint (search trials)."""
+    fields = {"recipe": recipe, "data": data_path, "experiment": experiment}
+    fields["tracking"] = tracking_uri
+    if scope is not None:
+        fields["scope"] = scope
+    payload = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 

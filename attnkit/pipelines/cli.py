@@ -31,7 +31,34 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--experiment", default="attnkit", help="MLflow experiment (default: attnkit)")
     fit.add_argument("--register", metavar="NAME", help="register the model under NAME")
     fit.add_argument("--alias", default="champion", help="alias moved to a registered model")
+    fit.add_argument("--unlabelled", metavar="PATH",
+                     help="unlabelled inputs for semi-supervised strategies (vat, ivat)")
+    fit.add_argument("--distributed", action="store_true",
+                     help="data-parallel training (torch DDP) in each process torchrun starts")
     fit.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+    tune = commands.add_parser("tune", help="search a recipe's [search] space with Optuna")
+    tune.add_argument("recipe", help="a shipped recipe name or a .toml path with a [search] table")
+    tune.add_argument("--trials", type=int, required=True, metavar="N",
+                      help="the study's total target of finished trials (a rerun continues)")
+    tune.add_argument("--data", help="data folder (train/dev/test files) or a single file to split")
+    tune.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                      help="fix a recipe field (it leaves the search); repeatable")
+    tune.add_argument("--storage", metavar="URL",
+                      help="Optuna storage: postgresql://..., sqlite:///..., or a journal file "
+                           "(default: optuna.db next to the MLflow runs)")
+    tune.add_argument("--study", metavar="NAME",
+                      help="study name (default: recipe name + a hash of the settings)")
+    tune.add_argument("--workers", type=int, default=1, metavar="K",
+                      help="worker processes on this machine (default: 1)")
+    tune.add_argument("--timeout", type=float, metavar="SECONDS",
+                      help="start no new trial after this many seconds")
+    tune.add_argument("--heartbeat", type=int, default=60, metavar="SECONDS",
+                      help="trial heartbeat; a trial silent for twice this is retried")
+    tune.add_argument("--experiment", default="attnkit", help="MLflow experiment (default: attnkit)")
+    tune.add_argument("--register", metavar="NAME", help="register the best model under NAME")
+    tune.add_argument("--alias", default="champion", help="alias moved to a registered model")
+    tune.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
     evaluate = commands.add_parser("evaluate", help="score a model on labelled data")
     evaluate.add_argument("model_uri", help="runs:/ID/model, models:/NAME@ALIAS, or a model folder")
@@ -44,11 +71,27 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", help="write JSON Lines here (default: stdout)")
     predict.add_argument("--explain", action="store_true", help="add each token's attention weight")
 
+    explain = commands.add_parser(
+        "explain", help="attention vs gradient word importance, and their agreement, on a file"
+    )
+    explain.add_argument("model_uri", help="runs:/ID/model, models:/NAME@ALIAS, or a model folder")
+    explain.add_argument("--data", required=True, help=".txt (one input per line) or a data file")
+    explain.add_argument("--output", help="write per-input tokens and scores as JSON Lines here")
+    explain.add_argument("--plot", help="save a PNG of the first input with >= 5 tokens here")
+    explain.add_argument("--json", action="store_true", help="print the agreement as JSON")
+
     register = commands.add_parser("register", help="register a logged model and move an alias")
     register.add_argument("model_uri", help="a run id, runs:/ID/model or models:/m-ID")
     register.add_argument("--name", required=True, help="registered model name")
     register.add_argument("--alias", default="champion", help="alias to point at the new version")
     register.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    serve = commands.add_parser("serve", help="serve a model over HTTP (MLflow's scoring server)")
+    serve.add_argument("model_uri", help="runs:/ID/model, models:/NAME@ALIAS, or a model folder")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    serve.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
+    serve.add_argument("--max-batch-size", type=int, metavar="N",
+                       help="most records per request (default: $ATTNKIT_MAX_BATCH_SIZE or 1024)")
 
     recipes = commands.add_parser("recipes", help="list the shipped recipes")
     recipes.add_argument("--json", action="store_true", help="print the recipes as JSON")
@@ -60,6 +103,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _explain(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from attnkit.pipelines.interpretability import explain, plot_example
+    from attnkit.pipelines.outputs import write_atomically
+
+    report = explain(args.model_uri, args.data)
+    if args.output:
+        rows = "".join(json.dumps(row) + "\n" for row in report.rows())
+        write_atomically(Path(args.output), rows)
+    if args.plot:
+        index = next((i for i, t in enumerate(report.tokens) if len(t) >= 5), 0)
+        plot_example(report.tokens[index], report.attention[index], report.importance[index],
+                     Path(args.plot))
+    if args.json:
+        print(json.dumps(report.agreement))
+    else:
+        for name, value in report.agreement.items():
+            print(f"{name:<32} {value:.4f}")
+
+
 def _run(args: argparse.Namespace) -> int:
     from attnkit import pipelines
 
@@ -67,6 +131,20 @@ def _run(args: argparse.Namespace) -> int:
         result = pipelines.fit(
             args.recipe, data=args.data, overrides=args.overrides,
             experiment=args.experiment, register=args.register, alias=args.alias,
+            unlabelled=args.unlabelled, distributed=args.distributed,
+        )
+        from attnkit.pipelines.distributed import is_main_process
+
+        if args.json and is_main_process():
+            print(result.to_json())
+    elif args.command == "tune":
+        from attnkit.pipelines.tune import tune
+
+        result = tune(
+            args.recipe, args.trials, data=args.data, overrides=args.overrides,
+            storage=args.storage, study=args.study, workers=args.workers, timeout=args.timeout,
+            experiment=args.experiment, register=args.register, alias=args.alias,
+            heartbeat=args.heartbeat,
         )
         if args.json:
             print(result.to_json())
@@ -77,6 +155,8 @@ def _run(args: argparse.Namespace) -> int:
         else:
             for name, value in metrics.items():
                 print(f"{name:<20} {value:.4f}")
+    elif args.command == "explain":
+        _explain(args)
     elif args.command == "predict":
         answers = pipelines.predict_file(args.model_uri, args.input, args.output, args.explain)
         if not args.output:
@@ -93,6 +173,10 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(f"[attnkit] {registered['model_uri']} -> {registered['name']} "
                   f"version {registered['version']}")
+    elif args.command == "serve":
+        from attnkit.pipelines.serve import serve
+
+        return serve(args.model_uri, args.host, args.port, args.max_batch_size)
     elif args.command == "recipes":
         recipes = pipelines.shipped_recipes()
         if args.json:

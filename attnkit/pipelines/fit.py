@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,14 @@ from typing import Any
 import keras
 
 from attnkit.backend import device_description
+from attnkit.data.interleaved import InterleavedBatches
+from attnkit.data.shards import ShardedBatches
 from attnkit.errors import ConfigError
-from attnkit.pipelines import checkpoints
+from attnkit.pipelines import checkpoints, data_parallel
 from attnkit.pipelines.bundle import LoadedModel, temporary_bundle
 from attnkit.pipelines.callbacks import CheckpointAndEarlyStop, DevEvaluation, MlflowEpochLogger
+from attnkit.pipelines.distributed import is_main_process, join
+from attnkit.pipelines.interpretability import log_interpretability
 from attnkit.pipelines.recipes import flatten, load_recipe, to_toml
 from attnkit.pipelines.registry import check_names
 from attnkit.pipelines.registry import register as register_model
@@ -42,7 +47,8 @@ class FitResult:
 
 
 def _say(message: str) -> None:
-    print(f"[attnkit] {message}", flush=True)
+    if is_main_process():  # one voice for a data-parallel run
+        print(f"[attnkit] {message}", flush=True)
 
 
 def _optimizer(training: dict[str, Any]) -> keras.optimizers.Optimizer:
@@ -73,6 +79,28 @@ def _monitor(recipe: dict[str, Any], task: Any) -> tuple[str, str]:
         raise ConfigError(f"training.monitor must be one of {valid}, got {monitor!r}")
     mode = "min" if monitor.endswith(LOWER_IS_BETTER) else "max"
     return monitor, mode
+
+
+def _unlabelled_path(
+    recipe: dict[str, Any], data_path: Path, given: str | None, strategy: Any
+) -> Path | None:
+    """The unlabelled file: ``given`` (a path) or the recipe's ``data.unlabelled`` (relative
+    to the data folder); an error if the strategy cannot use it or it does not exist."""
+    if given:
+        path = Path(given).expanduser()
+    elif recipe["data"].get("unlabelled"):
+        base = data_path if data_path.is_dir() else data_path.parent
+        path = base / recipe["data"]["unlabelled"]
+    else:
+        return None
+    if not strategy.uses_unlabelled:
+        raise ConfigError(
+            f"training strategy {strategy.name!r} does not use unlabelled data; choose one that "
+            "does (vat, ivat) or drop --unlabelled / data.unlabelled"
+        )
+    if not path.exists():
+        raise ConfigError(f"unlabelled data {path} does not exist")
+    return path
 
 
 def _verbosity(verbose: int | None) -> int:
@@ -135,13 +163,30 @@ def fit(
     register: str | None = None,
     verbose: int | None = None,
     alias: str = "champion",
+    unlabelled: str | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    parent_run_id: str | None = None,
+    run_name: str | None = None,
+    log_model: bool | Callable[[dict[str, float]], bool] = True,
+    distributed: bool = False,
 ) -> FitResult:
     """Train ``recipe`` (a shipped name or a TOML path) and log everything to MLflow.
 
     Early-stops on the dev split, reloads the best epoch, evaluates dev and test, and logs
     a pyfunc model that takes raw inputs. Re-running an interrupted call resumes it. With
     ``register``, the model becomes a new version of that registered model and ``alias``
-    points at it.
+    points at it. ``unlabelled`` (or the recipe's ``data.unlabelled``) is a file of inputs
+    without labels for semi-supervised strategies (VAT, iVAT).
+
+    For search trials (``tune``): ``callbacks`` run after fit's own at each epoch end (they see
+    the ``dev_*`` metrics); ``parent_run_id`` nests the run (named ``run_name``) under another
+    and keys its resume checkpoint by both; ``log_model`` may be a predicate on the final
+    metrics deciding whether the model is logged (``FitResult.model_uri`` is "" if not).
+
+    With ``distributed`` (in every process ``torchrun`` starts), the model is trained data-
+    parallel in torch DDP: each rank takes its share of every batch and gradients are averaged;
+    rank 0 alone logs to MLflow, checkpoints and logs the model, and every rank returns its
+    result (see :mod:`attnkit.pipelines.data_parallel`).
 
     Example:
         >>> result = fit("sample-lama", data="data/sample", overrides=["training.epochs=2"])  # doctest: +SKIP
@@ -151,6 +196,8 @@ def fit(
     import mlflow
 
     configure_tracking()
+    group = join() if distributed else None
+    main = group is None or group.is_main
     if register:
         check_names(register, alias)
     resolved = load_recipe(recipe, overrides)
@@ -160,27 +207,38 @@ def fit(
     training = resolved["training"]
     seed = resolved["seed"]
     strategy = get_strategy(training["strategy"], resolved["strategy"])
+    unlabelled_path = _unlabelled_path(resolved, data_path, unlabelled, strategy)
 
     seed_everything(seed, deterministic=training["deterministic"])
     splits = task.read_splits(data_path, resolved["data"], seed)
     sizes = ", ".join(f"{name} {split.frame.height}" for name, split in splits.items())
     _say(f"recipe {resolved['name']} v{resolved['version']} | data {data_path} ({sizes})")
 
-    mlflow.set_experiment(experiment)
-    key = checkpoints.run_key(
-        resolved, str(data_path.resolve()), experiment, mlflow.get_tracking_uri()
-    )
-    directory = checkpoints.checkpoint_dir(key)
-    state = checkpoints.read_state(directory)
-    if state is not None:
-        saved = directory / checkpoints.PREPROCESSOR_FILE
-        preprocessor = task.load_preprocessor(json.loads(saved.read_text(encoding="utf-8")))
-    else:
-        preprocessor = task.fit_preprocessor(splits["train"], resolved["preprocess"])
+    key = directory = state = preprocessor = None
+    if main:  # a data-parallel run's MLflow run and checkpoints belong to rank 0
+        mlflow.set_experiment(experiment)
+        key = checkpoints.run_key(
+            resolved if group is None else {**resolved, "world_size": group.world_size},
+            str(data_path.resolve()), experiment, mlflow.get_tracking_uri(),
+            scope=f"{parent_run_id}/{run_name}" if parent_run_id else None,
+        )
+        directory = checkpoints.checkpoint_dir(key)
+        state = checkpoints.read_state(directory)
+        if state is not None:
+            saved = directory / checkpoints.PREPROCESSOR_FILE
+            preprocessor = task.load_preprocessor(json.loads(saved.read_text(encoding="utf-8")))
+        else:
+            preprocessor = task.fit_preprocessor(splits["train"], resolved["preprocess"])
+    if group is not None:  # all ranks start from rank 0's resume point and vocabulary
+        state = group.broadcast(state)
+        shared = group.broadcast(preprocessor.to_dict() if main else None)
+        preprocessor = preprocessor if main else task.load_preprocessor(shared)
     model = _build_model(resolved, task, preprocessor)
     if state is None:
         task.initialize_model(model, preprocessor, resolved)
     trainer = strategy.prepare(model, task)
+    if group is not None:
+        trainer = data_parallel.wrap(trainer, model, strategy, group)
     trainer.compile(
         optimizer=_optimizer(training),
         loss=task.loss(),
@@ -188,19 +246,30 @@ def fit(
         jit_compile=training["jit_compile"],
     )
     train_batches = task.batches(preprocessor, splits["train"], training["batch_size"], True, seed)
+    if unlabelled_path is not None:
+        extra = task.read_unlabelled(unlabelled_path, resolved["data"])
+        _say(f"unlabelled data {unlabelled_path} ({extra.frame.height} inputs)")
+        extra_batches = task.batches(
+            preprocessor, extra, training["batch_size"], True, seed + 1, labelled=False
+        )
+        train_batches = InterleavedBatches(train_batches, extra_batches)
+    if group is not None:
+        train_batches = ShardedBatches(train_batches, group.rank, group.world_size)
     dev_batches = task.batches(
         preprocessor, splits["dev"], training["eval_batch_size"], False, seed, labelled=False
     )
     dev_targets = task.labels(preprocessor, splits["dev"])
     for split in splits.values():  # fail on unknown labels before training, not after
         task.labels(preprocessor, split)
+    if not main:
+        return data_parallel.follow(group, trainer, train_batches, state, training["epochs"])
 
     if state is None:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / checkpoints.PREPROCESSOR_FILE).write_text(
             json.dumps(preprocessor.to_dict()), encoding="utf-8"
         )
-        run = mlflow.start_run(run_name=resolved["name"])
+        run = mlflow.start_run(run_name=run_name or resolved["name"], parent_run_id=parent_run_id)
         state = {"run_id": run.info.run_id}
         initial_epoch = 0
     else:
@@ -211,9 +280,13 @@ def fit(
     try:
         if initial_epoch == 0:
             _log_run_start(resolved, task, key, splits["train"].frame.height)
+            if group is not None:
+                mlflow.log_params(group.params())
         else:
             checkpoints.restore_training_state(directory, trainer)
             _say(f"resuming run {run.info.run_id} after epoch {initial_epoch} ({directory})")
+        if group is not None:
+            data_parallel.synchronize(trainer, group, train_batches[0][0])
         _say(
             f"MLflow run {run.info.run_id} | device {device_description()} | seed {seed} | "
             f"monitor {monitor}"
@@ -228,25 +301,31 @@ def fit(
                 train_batches,
                 epochs=training["epochs"],
                 initial_epoch=initial_epoch,
-                callbacks=[
+                callbacks=data_parallel.callbacks(group, [
                     DevEvaluation(task, preprocessor, dev_batches, dev_targets),
                     MlflowEpochLogger(),
                     checkpointer,
-                ],
+                    *callbacks,
+                ]),
                 verbose=_verbosity(verbose),
                 shuffle=False,  # the batches shuffle themselves, seeded per epoch (resumable)
             )
+        if group is not None:
+            mlflow.set_tag("distributed.weights_sha256", data_parallel.check_in_sync(model, group))
         checkpointer.restore_best()
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
 
         loaded = LoadedModel(task, model, preprocessor, resolved)
         metrics = _score(loaded, splits, training["eval_batch_size"], state.get("best_epoch", -1))
+        metrics.update(log_interpretability(loaded, splits, training["eval_batch_size"]))
         # Logged one step after the last epoch, so each dev_* history ends with the value of
         # the model that was kept (the best epoch), which is what MLflow shows as latest.
         mlflow.log_metrics(metrics, step=state.get("epoch", -1) + 1)
-        info = _log_model(loaded, splits)
-        if register:
-            registered = register_model(info.model_uri, register, alias)
+        keep = log_model(metrics) if callable(log_model) else log_model
+        info = _log_model(loaded, splits) if keep else None
+        model_uri = info.model_uri if info is not None else ""
+        if register and info is not None:
+            registered = register_model(model_uri, register, alias)
             _say(f"registered {registered['model_uri']} (version {registered['version']})")
         mlflow.end_run()
     except KeyboardInterrupt:
@@ -259,5 +338,6 @@ def fit(
         raise
     shutil.rmtree(directory, ignore_errors=True)
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test_"))
-    _say(f"done: run {run.info.run_id} | model {info.model_uri} | {summary}")
-    return FitResult(run.info.run_id, info.model_uri, metrics, resumed_from)
+    _say(f"done: run {run.info.run_id} | model {model_uri or 'not logged'} | {summary}")
+    result = FitResult(run.info.run_id, model_uri, metrics, resumed_from)
+    return result if group is None else group.broadcast(result)

@@ -3,7 +3,8 @@
 A recipe has top-level ``name``, ``version``, ``task``, ``description``, ``seed`` and four
 sections. Its valid keys are the defaults below, the task's ``data_defaults`` and
 ``preprocess_defaults``, and the model builder's keyword arguments, so a typo is caught
-and the error lists what is valid.
+and the error lists what is valid. An optional ``[search]`` table declares the search
+space of ``attnkit tune`` (see :mod:`attnkit.pipelines.search_space`).
 
 Example:
     >>> recipe = load_recipe("sst2-lama", overrides=["training.epochs=2"])
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from attnkit.errors import ConfigError
+from attnkit.pipelines.search_space import SearchSpace, parse_search_table
 from attnkit.tasks.registry import builder_defaults, get_model_builder, get_task
 from attnkit.training import strategy_defaults
 
@@ -117,6 +119,10 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
         value = float(value)
     elif isinstance(default, str) and not isinstance(value, str):
         raise ConfigError(f"{key} must be a string, got {value!r}")
+    elif isinstance(default, list) and not (
+        isinstance(value, list) and all(isinstance(item, str) for item in value)
+    ):
+        raise ConfigError(f'{key} must be a list of strings, e.g. ["a", "b"], got {value!r}')
     return value
 
 
@@ -162,8 +168,17 @@ def _set(recipe: dict[str, Any], key: str, value: Any, valid: list[str], origin:
 
 
 def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict[str, Any]:
-    """Resolve a recipe name or TOML path, apply ``--set`` overrides and validate every key."""
-    source = _read_recipe_source(name_or_path)
+    """Resolve a recipe name or TOML path, apply ``--set`` overrides and validate every key
+    (the ``[search]`` table too, though only ``tune`` uses it)."""
+    return load_recipe_and_search(name_or_path, overrides)[0]
+
+
+def load_recipe_and_search(
+    name_or_path: str, overrides: list[str] | None = None
+) -> tuple[dict[str, Any], SearchSpace]:
+    """The resolved recipe and its search space, minus the fields pinned by ``--set``."""
+    source = dict(_read_recipe_source(name_or_path))
+    search = source.pop("search", {})
     parsed = [parse_override(o) for o in overrides or []]
     # Overrides of task/builder/strategy change the schema, so apply those first.
     pinned = dict(parsed)
@@ -182,7 +197,9 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict[s
         _set(recipe, key, value, valid, "--set")
     if not recipe["name"]:
         recipe["name"] = Path(name_or_path).stem
-    return recipe
+    current = flatten(recipe)
+    space = parse_search_table(search, current, f"recipe {name_or_path}", _check_type)
+    return recipe, space.without(key for key, _ in parsed)
 
 
 def flatten(recipe: dict[str, Any]) -> dict[str, Any]:

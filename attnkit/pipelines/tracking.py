@@ -40,6 +40,22 @@ def _requirements() -> list[str]:
     return pins
 
 
+def model_signature(bundle_dir: Path, input_example: Any):
+    """The logged model's signature: the answers' columns and the ``explain`` parameter.
+
+    It declares no input schema on purpose: with one, MLflow's server casts ``{"inputs": [5,
+    null]}`` to the strings ``"5"`` and ``"None"`` before the model sees them, so wrong types
+    could not be refused (the model checks its inputs itself; see ``serving_input``).
+    """
+    from mlflow.models import infer_signature
+
+    from attnkit.pipelines.bundle import load_bundle
+    from attnkit.pipelines.outputs import answers_to_frame
+
+    answers = load_bundle(bundle_dir).predict(input_example)
+    return infer_signature(None, answers_to_frame(answers), params={"explain": False})
+
+
 def log_attnkit_model(bundle_dir: Path, input_example: Any):
     """Log a bundle as a models-from-code pyfunc in the active run; returns MLflow's ModelInfo."""
     import mlflow
@@ -49,6 +65,7 @@ def log_attnkit_model(bundle_dir: Path, input_example: Any):
         python_model=str(PYFUNC_FILE),
         artifacts={"bundle": str(bundle_dir)},
         input_example=input_example,
+        signature=model_signature(bundle_dir, input_example),
         pip_requirements=_requirements(),
     )
 

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from attnkit.data.splits import DataSplit
+from attnkit.errors import DataError
 
 
 class Task(abc.ABC):
@@ -51,6 +52,23 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def read_file(self, path: Path, data: Mapping[str, Any], labelled: bool) -> DataSplit:
         """Read one file (for ``evaluate`` with labels, ``predict`` without)."""
+
+    def read_unlabelled(self, path: Path, data: Mapping[str, Any]) -> DataSplit:
+        """Read unlabelled inputs for semi-supervised strategies (VAT/iVAT).
+
+        Any file ``read_file`` reads; labels in it are ignored, except that a non-empty
+        ``data.unlabelled_labels`` keeps only the rows with those labels (e.g. the *other*
+        AG News classes) before they are dropped.
+        """
+        split = self.read_file(path, data, labelled=False)
+        keep = data.get("unlabelled_labels") or []
+        frame = split.frame
+        if keep:
+            frame = frame.filter(pl.col("label").is_in(list(keep)))
+            if frame.height == 0:
+                raise DataError(path, f"no rows with a label in {list(keep)}", field="label")
+        frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("label"))
+        return DataSplit("unlabelled", Path(path), frame)
 
     @abc.abstractmethod
     def fit_preprocessor(self, train: DataSplit, preprocess: Mapping[str, Any]) -> Any:

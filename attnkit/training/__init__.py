@@ -1,5 +1,6 @@
 """Training strategies (standard; adversarial attention, PSS and DE initialisation plug in here) and losses."""
 
+from attnkit.training import adversarial_attention  # noqa: F401  (registers at/iat/vat/ivat)
 from attnkit.training.strategies import (
     TrainingStrategy,
     get_strategy,

@@ -34,6 +34,8 @@ class TrainingStrategy:
     """Plain supervised training: minimise the task loss with the recipe's optimizer."""
 
     name: ClassVar[str] = "standard"
+    #: True when the strategy can learn from unlabelled inputs (``fit(unlabelled=...)``).
+    uses_unlabelled: ClassVar[bool] = False
 
     def prepare(self, model: keras.Model, task: Any) -> keras.Model:
         """The model to compile and fit in place of ``model``."""

@@ -161,13 +161,15 @@ def test_logits_hook_sees_and_replaces_logits(name: str) -> None:
     inputs, mask, query = make_batch()
     seen = []
 
-    def flatten_logits(logits):
-        seen.append(tuple(logits.shape))
+    def flatten_logits(logits, mask):
+        seen.append((tuple(logits.shape), tuple(mask.shape)))
         return ops.zeros_like(logits)
 
     layer.logits_hook = flatten_logits
     _, weights = pool(layer, inputs, mask, query, logits_perturbation=perturbation_at(layer, 2))
-    assert seen == [(3, 3, TIME) if is_lama(layer) else (3, TIME)]
+    assert seen == (
+        [((3, 3, TIME), (3, 1, TIME))] if is_lama(layer) else [((3, TIME), (3, TIME))]
+    )
     # Constant logits -> uniform weight over each row's real tokens (the hook runs last).
     expected = mask / np.array(LENGTHS)[:, None]
     np.testing.assert_allclose(
@@ -175,7 +177,7 @@ def test_logits_hook_sees_and_replaces_logits(name: str) -> None:
     )
 
     boost = perturbation_at(layer, 3)
-    layer.logits_hook = lambda logits: logits + ops.convert_to_tensor(boost)
+    layer.logits_hook = lambda logits, mask: logits + ops.convert_to_tensor(boost)
     _, weights = pool(layer, inputs, mask, query)
     assert np.all(weights[:2, :, 3] > 0.999)
     assert "logits_hook" not in layer.get_config()

@@ -29,6 +29,18 @@ register_model("text_classifier", task="text_classification")(TextClassifier)
 _SPLITS = ("train", "dev", "test")
 
 
+def _keep_labels(split: DataSplit, keep: list[str]) -> DataSplit:
+    """Only the rows whose label is in ``keep`` (all rows when ``keep`` is empty)."""
+    if not keep:
+        return split
+    missing = sorted(set(keep) - set(split.frame["label"].drop_nulls().unique().to_list()))
+    if missing and split.name == "train":
+        raise DataError(split.path, f"data.keep_labels names labels not in the file: {missing}",
+                        field="label")
+    frame = split.frame.filter(pl.col("label").is_in(keep))
+    return DataSplit(split.name, split.path, frame)
+
+
 @register_task
 class TextClassificationTask(Task):
     """Raw text in, one label out. Inputs: ``{"text": str}``; outputs: label + probabilities.
@@ -56,6 +68,9 @@ class TextClassificationTask(Task):
         "include_title": False,
         "unescape_backslashes": False,
         "encoding": "utf-8",
+        "keep_labels": [],
+        "unlabelled": "",
+        "unlabelled_labels": [],
     }
     preprocess_defaults = {
         "max_length": 64,
@@ -101,7 +116,7 @@ class TextClassificationTask(Task):
         for split in splits.values():
             if split.frame["label"].null_count() == split.frame.height:
                 raise DataError(split.path, f"the {split.name} split has no labels", field="label")
-        return splits
+        return {name: _keep_labels(split, data["keep_labels"]) for name, split in splits.items()}
 
     def read_file(self, path: Path, data: Mapping[str, Any], labelled: bool) -> DataSplit:
         path = Path(path)
@@ -116,7 +131,8 @@ class TextClassificationTask(Task):
             frame = self._reader(data)(path, data["format"])
         if labelled and frame["label"].null_count() == frame.height:
             raise DataError(path, "no labels found; evaluate needs labelled data", field="label")
-        return DataSplit("test" if labelled else "input", path, frame)
+        split = DataSplit("test" if labelled else "input", path, frame)
+        return _keep_labels(split, data.get("keep_labels") or []) if labelled else split
 
     def fit_preprocessor(self, train: DataSplit, preprocess: Mapping[str, Any]):
         return TextClassificationPreprocessor.fit(

@@ -1,0 +1,60 @@
+"""Trains a tiny classifier with plain SGD, in one process or as one rank under torchrun.
+
+``test_distributed.py`` runs it both ways and compares: two data-parallel ranks must reach
+the same weights (and epoch losses) as one process that sees every batch whole.
+
+    python -m torch.distributed.run --standalone --nproc-per-node 2 ddp_worker.py OUT_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import attnkit  # noqa: F401  (selects the torch backend before keras is imported)
+import keras  # noqa: E402
+
+from attnkit.data.batches import BucketedBatches  # noqa: E402
+from attnkit.data.shards import ShardedBatches  # noqa: E402
+from attnkit.pipelines import data_parallel  # noqa: E402
+from attnkit.pipelines.distributed import ProcessGroup, join  # noqa: E402
+from attnkit.tasks.text_classification.model import TextClassifier  # noqa: E402
+
+EXAMPLES, BATCH, EPOCHS, VOCABULARY = 96, 16, 3, 40
+
+
+def train(group: ProcessGroup | None, out: Path) -> None:
+    """Train and write ``<name>.npz`` (weights) and ``<name>.json`` (epoch losses) to ``out``."""
+    # Rank 1 starts from other weights than rank 0: the broadcast must replace them.
+    keras.utils.set_random_seed(0 if group is None else 1000 * group.rank)
+    rng = np.random.default_rng(0)
+    tokens = [list(rng.integers(1, VOCABULARY, rng.integers(3, 12))) for _ in range(EXAMPLES)]
+    labels = rng.integers(0, 2, EXAMPLES)
+    batches = BucketedBatches({"token_ids": tokens}, labels, BATCH, shuffle=True, seed=0)
+    model = TextClassifier(
+        vocabulary_size=VOCABULARY, num_classes=2, embedding_dim=8, units=4, head="lama",
+        num_heads=2, dropout=0.0,
+    )
+    trainer = model if group is None else data_parallel.DataParallelTrainer(model, group)
+    trainer.compile(
+        optimizer=keras.optimizers.SGD(0.5, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    if group is not None:
+        batches = ShardedBatches(batches, group.rank, group.world_size)
+        data_parallel.synchronize(trainer, group, batches[0][0])
+    history = trainer.fit(
+        batches, epochs=EPOCHS, shuffle=False, verbose=0,
+        callbacks=data_parallel.callbacks(group, []),
+    )
+    name = "single" if group is None else f"rank{group.rank}"
+    np.savez(out / f"{name}.npz", *model.get_weights())
+    (out / f"{name}.json").write_text(json.dumps(history.history["loss"]), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    train(join(), Path(sys.argv[1]))
