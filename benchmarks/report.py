@@ -57,11 +57,38 @@ def step_table(result: dict) -> str:
     ])
 
 
+def serve_table(result: dict) -> str:
+    """``benchmarks/serve.py``: HTTP vs in-process latency per torch thread count."""
+    lines = [
+        "| torch threads | request | p50 ms HTTP | p50 ms in-process | p50 ratio | "
+        "p99 ms HTTP | p99 ms in-process | p99 ratio | requests |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for config in result["configs"]:
+        for key, entry in config.items():
+            if not isinstance(entry, dict) or "http" not in entry:
+                continue
+            name = "1 sentence" if key == "single" else f"{key.split('_')[1]} sentences"
+            http, local = entry["http"], entry["in_process"]
+            lines.append(
+                f"| {config['torch_threads']} | {name} | {http['p50_ms']:.1f} | "
+                f"{local['p50_ms']:.1f} | {entry['ratio_p50_http_over_in_process']:.2f} | "
+                f"{http['p99_ms']:.1f} | {local['p99_ms']:.1f} | "
+                f"{entry['ratio_p99_http_over_in_process']:.2f} | {http['n']} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     for path in sys.argv[1:]:
         result = json.loads(Path(path).read_text())
         print(f"<!-- {path}: {result.get('machine', '')}, {result.get('date', '')} -->")
-        print(heads_table(result) if "summary" in result else step_table(result))
+        if "summary" in result:
+            print(heads_table(result))
+        elif "request_format" in result:
+            print(serve_table(result))
+        else:
+            print(step_table(result))
         print()
 
 

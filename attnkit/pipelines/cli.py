@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
     serve.add_argument("--max-batch-size", type=int, metavar="N",
                        help="most records per request (default: $ATTNKIT_MAX_BATCH_SIZE or 1024)")
+    serve.add_argument("--threads", type=int, metavar="N",
+                       help="torch CPU threads in the server (default: torch's own choice)")
 
     recipes = commands.add_parser("recipes", help="list the shipped recipes")
     recipes.add_argument("--json", action="store_true", help="print the recipes as JSON")
@@ -176,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "serve":
         from attnkit.pipelines.serve import serve
 
-        return serve(args.model_uri, args.host, args.port, args.max_batch_size)
+        return serve(args.model_uri, args.host, args.port, args.max_batch_size, args.threads)
     elif args.command == "recipes":
         recipes = pipelines.shipped_recipes()
         if args.json:

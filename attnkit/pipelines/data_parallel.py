@@ -69,7 +69,9 @@ class DataParallelTrainer(keras.Model):
         return self.inner(inputs, training=training)
 
 
-def wrap(trainer: keras.Model, model: keras.Model, strategy: Any, group: ProcessGroup):
+def wrap(
+    trainer: keras.Model, model: keras.Model, strategy: Any, group: ProcessGroup
+) -> DataParallelTrainer:
     """The trainer to compile under ``--distributed``, from what ``strategy.prepare`` returned.
 
     Raises:
@@ -95,7 +97,9 @@ def _offset_seeds(model: keras.Model, rank: int) -> None:
             variable.assign(keras.ops.add(variable.value, shift))
 
 
-def synchronize(trainer: DataParallelTrainer, group: ProcessGroup, sample_inputs: Any = None) -> None:
+def synchronize(
+    trainer: DataParallelTrainer, group: ProcessGroup, sample_inputs: Any = None
+) -> None:
     """Make every rank start from rank 0's weights and optimizer state, and create the DDP module.
 
     ``sample_inputs`` (one batch's inputs) builds a model whose weights do not exist yet.
@@ -132,8 +136,9 @@ class AverageTrainLogs(keras.callbacks.Callback):
         if logs is None:
             return
         names = sorted(name for name, value in logs.items() if np.isscalar(value))
-        values = torch.tensor([float(logs[name]) for name in names], dtype=torch.float64,
-                              device=self.group.device)
+        values = torch.tensor(
+            [float(logs[name]) for name in names], dtype=torch.float64, device=self.group.device
+        )
         dist.all_reduce(values)
         logs.update(zip(names, (values / self.group.world_size).tolist(), strict=True))
 
@@ -174,7 +179,9 @@ def check_in_sync(model: keras.Model, group: ProcessGroup) -> str:
     folder = os.environ.get(WEIGHTS_DUMP_ENV)
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        weights = {v.path.replace("/", "."): keras.ops.convert_to_numpy(v.value) for v in model.weights}
+        weights = {
+            v.path.replace("/", "."): keras.ops.convert_to_numpy(v.value) for v in model.weights
+        }
         np.savez(Path(folder) / f"rank{group.rank}.npz", **weights)
     digests = group.gather(weights_digest(model))
     if len(set(digests)) != 1:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -24,6 +25,11 @@ from attnkit.errors import ConfigError
 
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 LAUNCH_HINT = "torchrun --nproc-per-node N -m attnkit fit RECIPE --distributed"
+#: How long a rank waits in a collective. The other ranks wait while rank 0 alone scores the
+#: dev split after each epoch, and the test split and logs the model at the end; NCCL's own
+#: default (10 minutes) is too short for that on large data. A crashed rank does not make the
+#: others wait this long: torchrun stops every rank when one fails.
+COLLECTIVE_TIMEOUT = timedelta(minutes=60)
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,9 @@ def _int(env: dict[str, str], name: str) -> int:
     try:
         return int(env[name])
     except ValueError:
-        raise ConfigError(f"environment variable {name} must be an integer, got {env[name]!r}") from None
+        raise ConfigError(
+            f"environment variable {name} must be an integer, got {env[name]!r}"
+        ) from None
 
 
 def _set_cpu_threads() -> None:
@@ -108,10 +116,10 @@ def join() -> ProcessGroup:
     if backend == "nccl":
         # Keras places tensors on "cuda", i.e. the current device: make that this rank's GPU.
         torch.cuda.set_device(local_rank)
-        dist.init_process_group(backend, device_id=group.device)
+        dist.init_process_group(backend, timeout=COLLECTIVE_TIMEOUT, device_id=group.device)
     else:
         _set_cpu_threads()
-        dist.init_process_group(backend)
+        dist.init_process_group(backend, timeout=COLLECTIVE_TIMEOUT)
     atexit.register(leave)
     return group
 

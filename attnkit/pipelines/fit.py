@@ -241,7 +241,7 @@ def fit(
         trainer = data_parallel.wrap(trainer, model, strategy, group)
     trainer.compile(
         optimizer=_optimizer(training),
-        loss=task.loss(),
+        loss=task.loss(resolved),
         metrics=task.keras_metrics(),
         jit_compile=training["jit_compile"],
     )
@@ -282,6 +282,7 @@ def fit(
             _log_run_start(resolved, task, key, splits["train"].frame.height)
             if group is not None:
                 mlflow.log_params(group.params())
+            strategy.initialize(model, trainer, train_batches)  # e.g. DE initialisation
         else:
             checkpoints.restore_training_state(directory, trainer)
             _say(f"resuming run {run.info.run_id} after epoch {initial_epoch} ({directory})")

@@ -94,7 +94,7 @@ def recipe_schema(task_name: str, builder_name: str, strategy: str) -> dict[str,
         "data": {**DATA_DEFAULTS, **task.data_defaults},
         "preprocess": dict(task.preprocess_defaults),
         "model": model,
-        "training": dict(TRAINING_DEFAULTS),
+        "training": {**TRAINING_DEFAULTS, **task.training_defaults},
         "strategy": strategy_defaults(strategy),
     }
 

@@ -69,7 +69,9 @@ def local_model_copy(model_uri: str, directory: Path) -> Path:
     from mlflow.exceptions import MlflowException
 
     try:
-        copy = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(directory)))
+        copy = Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(directory))
+        )
     except (MlflowException, OSError) as error:
         message = str(error).strip()
         first_line = message.splitlines()[0] if message else type(error).__name__
@@ -110,7 +112,9 @@ def check_port_free(host: str, port: int) -> None:
                 raise ConfigError(
                     f"--port {port}: the port is already in use on {host}; choose another"
                 ) from None
-            raise ConfigError(f"--host {host} --port {port}: cannot listen here ({error.strerror})") from None
+            raise ConfigError(
+                f"--host {host} --port {port}: cannot listen here ({error.strerror})"
+            ) from None
 
 
 def server_url(host: str, port: int) -> str:
@@ -120,9 +124,11 @@ def server_url(host: str, port: int) -> str:
 
 
 def is_ready(url: str, timeout: float = 2.0) -> bool:
-    """Whether the server at ``url`` answers ``GET /ping`` with 200."""
+    """Whether the server at ``url`` answers ``GET /ping`` with 200 (asked directly, never
+    through an ``http_proxy``)."""
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with urllib.request.urlopen(f"{url}/ping", timeout=timeout) as answer:
+        with direct.open(f"{url}/ping", timeout=timeout) as answer:
             return answer.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -131,20 +137,34 @@ def is_ready(url: str, timeout: float = 2.0) -> bool:
 def serve_command(model_dir: Path, host: str, port: int) -> list[str]:
     """``mlflow models serve`` for a local model folder, run by this Python."""
     return [
-        sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model_dir),
-        "--env-manager", "local", "-h", host, "-p", str(port),
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        str(model_dir),
+        "--env-manager",
+        "local",
+        "-h",
+        host,
+        "-p",
+        str(port),
     ]
 
 
-def server_environment(max_batch_size: int | None) -> dict[str, str]:
+def server_environment(max_batch_size: int | None, threads: int | None = None) -> dict[str, str]:
     """The server's environment: ours, with this Python's ``bin`` first on PATH (MLflow
-    starts ``uvicorn`` by name) and the batch limit if one was given. ``KERAS_BACKEND`` (which
-    importing attnkit sets here) is left out: the model's own code chooses the backend."""
+    starts ``uvicorn`` by name), the batch limit and torch's thread count if given.
+    ``KERAS_BACKEND`` (which importing attnkit sets here) is left out: the model's own code
+    chooses the backend."""
     env = dict(os.environ)
     env.pop("KERAS_BACKEND", None)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     if max_batch_size is not None:
         env[MAX_BATCH_ENV] = str(max_batch_size)
+    if threads is not None:  # torch reads these when it starts
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     return env
 
 
@@ -197,18 +217,27 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 5000,
     max_batch_size: int | None = None,
+    threads: int | None = None,
     log: Callable[[str], None] | None = None,
 ) -> int:
-    """Serve ``model_uri`` until interrupted; returns the exit status (0 after Ctrl-C/SIGTERM)."""
+    """Serve ``model_uri`` until interrupted; returns the exit status (0 after Ctrl-C/SIGTERM).
+
+    ``threads`` sets torch's CPU threads in the server (default: torch's own choice, or
+    ``OMP_NUM_THREADS``); 1 gives the lowest latency for single texts on a busy machine.
+    """
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     if not 0 < port < 65536:
         raise ConfigError(f"--port {port}: expected a port number from 1 to 65535")
-    if max_batch_size is not None and max_batch_size <= 0:
-        raise ConfigError(f"--max-batch-size {max_batch_size}: expected a positive integer")
+    for flag, value in (("--max-batch-size", max_batch_size), ("--threads", threads)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"{flag} {value}: expected a positive integer")
     check_port_free(host, port)
     workspace = Path(tempfile.mkdtemp(prefix="attnkit-serve-"))
+    # Signal handlers can only be set from the main thread; serve() elsewhere relies on Ctrl-C.
     main_thread = threading.current_thread() is threading.main_thread()
-    previous_sigterm = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt) if main_thread else None
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if main_thread:
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     process = None
     try:
         model_dir = local_model_copy(model_uri, workspace)
@@ -217,7 +246,7 @@ def serve(
         _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: stop_server reaps uvicorn after MLflow's CLI
         process = subprocess.Popen(
             serve_command(model_dir, host, port),
-            env=server_environment(max_batch_size),
+            env=server_environment(max_batch_size, threads),
             start_new_session=True,  # Ctrl-C reaches us only; we stop the server in order
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
@@ -230,20 +259,38 @@ def serve(
                     "was ready (its output is above)"
                 )
             if time.monotonic() > deadline:
-                raise ServeError(f"the MLflow server did not answer {url}/ping in "
-                                 f"{READY_TIMEOUT_S:.0f} s")
+                raise ServeError(
+                    f"the MLflow server did not answer {url}/ping in {READY_TIMEOUT_S:.0f} s"
+                )
             time.sleep(0.25)
         log(f"[attnkit] serving {model_uri} at {url}/invocations (Ctrl-C stops)")
-        return process.wait()
+        return _wait_interruptibly(process)
     except KeyboardInterrupt:
         log("[attnkit] stopping the server")
         return 0
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the shutdown short.
         if main_thread:
-            signal.signal(signal.SIGTERM, previous_sigterm)
-        if process is not None:
-            stop_server(process)
-        shutil.rmtree(workspace, ignore_errors=True)
+            for sig in handlers:
+                signal.signal(sig, signal.SIG_IGN)
+        try:
+            if process is not None:
+                stop_server(process)
+            shutil.rmtree(workspace, ignore_errors=True)
+        finally:
+            if main_thread:
+                for sig, handler in handlers.items():
+                    signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
+def _wait_interruptibly(process: subprocess.Popen) -> int:
+    # Not one blocking wait: torch's threads may take Ctrl-C's signal, and Python then only
+    # raises KeyboardInterrupt in the main thread once it runs bytecode again.
+    while True:
+        try:
+            return process.wait(timeout=0.25)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _raise_keyboard_interrupt(signum, frame) -> None:

@@ -43,6 +43,8 @@ class Task(abc.ABC):
     data_defaults: ClassVar[Mapping[str, Any]] = {}
     #: Defaults of the recipe's ``[preprocess]`` section.
     preprocess_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: Task-specific keys of the recipe's ``[training]`` section (e.g. the choice of loss).
+    training_defaults: ClassVar[Mapping[str, Any]] = {}
 
     # --- reading and preparing data -------------------------------------------------
     @abc.abstractmethod
@@ -96,8 +98,12 @@ class Task(abc.ABC):
         """Set initial weights from outside sources (e.g. pretrained embeddings); default none."""
 
     @abc.abstractmethod
-    def loss(self) -> keras.losses.Loss | str:
-        """The training loss for this task's model outputs and labels."""
+    def loss(self, recipe: Mapping[str, Any] | None = None) -> keras.losses.Loss | str:
+        """The training loss for this task's model outputs and labels.
+
+        ``recipe`` is the resolved recipe (``fit`` passes it; None means the defaults), for
+        tasks whose loss is configurable (e.g. focal loss through ``training_defaults`` keys).
+        """
 
     def keras_metrics(self) -> list:
         """Cheap metrics shown in the progress display while training."""

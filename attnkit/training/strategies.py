@@ -4,6 +4,7 @@ A strategy is registered by name and chosen with ``training.strategy`` in a reci
 constructor's keyword arguments are the recipe's ``[strategy]`` keys. ``prepare`` returns
 the ``keras.Model`` that ``fit`` compiles and trains: the model itself for standard
 training, or a wrapper with its own ``train_step`` (adversarial attention, PSS, ...).
+``initialize`` may set the starting weights first (DE initialisation).
 The pipeline always saves the original model, never the wrapper.
 
 Example:
@@ -40,6 +41,14 @@ class TrainingStrategy:
     def prepare(self, model: keras.Model, task: Any) -> keras.Model:
         """The model to compile and fit in place of ``model``."""
         return model
+
+    def initialize(self, model: keras.Model, trainer: keras.Model, train_batches: Any) -> None:
+        """Set ``model``'s starting weights before the first epoch (e.g. DE initialisation).
+
+        ``fit`` calls it once, after compiling ``trainer`` (what ``prepare`` returned), inside
+        the MLflow run and never on a resumed run; ``train_batches`` are the training batches.
+        The default does nothing.
+        """
 
 
 register_strategy(TrainingStrategy)

@@ -14,20 +14,23 @@ from pathlib import Path
 
 import numpy as np
 
-import attnkit  # noqa: F401  (selects the torch backend before keras is imported)
-import keras  # noqa: E402
+import attnkit  # noqa: F401  (selects the torch backend before anything imports keras)
+from attnkit.data.batches import BucketedBatches
+from attnkit.data.shards import ShardedBatches
+from attnkit.pipelines import data_parallel
+from attnkit.pipelines.distributed import ProcessGroup, join
+from attnkit.tasks.text_classification.model import TextClassifier
 
-from attnkit.data.batches import BucketedBatches  # noqa: E402
-from attnkit.data.shards import ShardedBatches  # noqa: E402
-from attnkit.pipelines import data_parallel  # noqa: E402
-from attnkit.pipelines.distributed import ProcessGroup, join  # noqa: E402
-from attnkit.tasks.text_classification.model import TextClassifier  # noqa: E402
-
-EXAMPLES, BATCH, EPOCHS, VOCABULARY = 96, 16, 3, 40
+EXAMPLES, BATCH, EPOCHS, VOCABULARY = 96, 16, 4, 40
+#: Rank 0 (like fit's early stopping) decides to stop after this many epochs; the others
+#: must follow, or they would wait forever in the next epoch's first all-reduce.
+STOP_AFTER = 2
 
 
 def train(group: ProcessGroup | None, out: Path) -> None:
     """Train and write ``<name>.npz`` (weights) and ``<name>.json`` (epoch losses) to ``out``."""
+    import keras
+
     # Rank 1 starts from other weights than rank 0: the broadcast must replace them.
     keras.utils.set_random_seed(0 if group is None else 1000 * group.rank)
     rng = np.random.default_rng(0)
@@ -35,8 +38,13 @@ def train(group: ProcessGroup | None, out: Path) -> None:
     labels = rng.integers(0, 2, EXAMPLES)
     batches = BucketedBatches({"token_ids": tokens}, labels, BATCH, shuffle=True, seed=0)
     model = TextClassifier(
-        vocabulary_size=VOCABULARY, num_classes=2, embedding_dim=8, units=4, head="lama",
-        num_heads=2, dropout=0.0,
+        vocabulary_size=VOCABULARY,
+        num_classes=2,
+        embedding_dim=8,
+        units=4,
+        head="lama",
+        num_heads=2,
+        dropout=0.0,
     )
     trainer = model if group is None else data_parallel.DataParallelTrainer(model, group)
     trainer.compile(
@@ -47,9 +55,15 @@ def train(group: ProcessGroup | None, out: Path) -> None:
     if group is not None:
         batches = ShardedBatches(batches, group.rank, group.world_size)
         data_parallel.synchronize(trainer, group, batches[0][0])
+    stop = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: setattr(trainer, "stop_training", epoch + 1 >= STOP_AFTER)
+    )
     history = trainer.fit(
-        batches, epochs=EPOCHS, shuffle=False, verbose=0,
-        callbacks=data_parallel.callbacks(group, []),
+        batches,
+        epochs=EPOCHS,
+        shuffle=False,
+        verbose=0,
+        callbacks=data_parallel.callbacks(group, [stop] if group is None or group.is_main else []),
     )
     name = "single" if group is None else f"rank{group.rank}"
     np.savez(out / f"{name}.npz", *model.get_weights())

@@ -45,9 +45,16 @@ ACCURACY_TOLERANCE = 0.05
 
 
 def torchrun(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+    ]
     return subprocess.run(
-        [*command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        [*command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
 
 
@@ -116,7 +123,8 @@ def test_a_strategy_with_its_own_train_step_is_refused() -> None:
 
 def test_two_sgd_ranks_match_one_process_that_sees_whole_batches(tmp_path: Path) -> None:
     """Rank 1 starts from other weights (the broadcast must fix that); each rank gets half of
-    every batch; with averaged gradients both end where one process does."""
+    every batch; with averaged gradients both end where one process does; rank 0's decision
+    to stop early is followed by rank 1."""
     result = torchrun(str(WORKER), str(tmp_path), cwd=tmp_path, env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-3000:]
     spec = importlib.util.spec_from_file_location("ddp_worker", WORKER)
@@ -129,8 +137,12 @@ def test_two_sgd_ranks_match_one_process_that_sees_whole_batches(tmp_path: Path)
     for name in single.files:
         assert np.array_equal(rank0[name], rank1[name]), name
         np.testing.assert_allclose(rank0[name], single[name], atol=1e-5, err_msg=name)
-    losses = [json.loads((tmp_path / f"{n}.json").read_text()) for n in ("single", "rank0")]
+    losses = [
+        json.loads((tmp_path / f"{n}.json").read_text()) for n in ("single", "rank0", "rank1")
+    ]
+    assert [len(epochs) for epochs in losses] == [worker.STOP_AFTER] * 3
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)  # rank means, averaged
+    assert losses[1] == losses[2]
 
 
 # --- torchrun -m attnkit fit --distributed ----------------------------------------------
@@ -164,7 +176,9 @@ def distributed_run(tmp_path_factory, new_mlflow_db) -> DistributedRun:
         patch.setenv("MLFLOW_TRACKING_URI", new_mlflow_db(single_dir))
         patch.setenv("ATTNKIT_HOME", str(single_dir / ".attnkit"))
         patch.chdir(single_dir)
-        single = attnkit.fit("sample-lama", data=str(data), overrides=list(OVERRIDES), verbose=0)
+        single = attnkit.fit(
+            "sample-lama", data=str(data), overrides=list(OVERRIDES), verbose=0, log_model=False
+        )
     return DistributedRun(directory, env["MLFLOW_TRACKING_URI"], completed, single)
 
 
@@ -207,7 +221,9 @@ def test_both_ranks_end_with_identical_weights(distributed_run: DistributedRun) 
 def test_two_ranks_reach_the_single_process_accuracy(distributed_run: DistributedRun) -> None:
     completed = distributed_run.completed
     assert completed.returncode == 0, completed.stderr[-3000:]
-    summary = json.loads([line for line in completed.stdout.splitlines() if line.startswith("{")][0])
+    summary = json.loads(
+        [line for line in completed.stdout.splitlines() if line.startswith("{")][0]
+    )
     single = distributed_run.single.metrics
     assert single["dev_accuracy"] > 0.85  # the single-process run learned the task
     for name in ("dev_accuracy", "test_accuracy"):

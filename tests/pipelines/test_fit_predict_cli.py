@@ -255,8 +255,9 @@ def test_cli_evaluate_matches_the_python_api_and_fit(
     assert set(metrics) == {"test_accuracy", "test_macro_f1", "test_loss", "test_auc"}
     assert attnkit.evaluate(model_uri, str(test_file)) == pytest.approx(metrics)
     # The logged model is the one fit scored: same test metrics.
-    fitted = {k: v for k, v in trained.result.metrics.items() if k.startswith("test_")}
+    fitted = {k: v for k, v in trained.result.metrics.items() if k in metrics}
     assert metrics == pytest.approx(fitted, abs=1e-6)
+    assert "test_attention_gradient_pearson" in trained.result.metrics  # fit adds agreement
 
     assert cli.main(["evaluate", model_uri, "--data", str(test_file)]) == 0
     table = capsys.readouterr().out

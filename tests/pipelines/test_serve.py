@@ -29,7 +29,7 @@ import attnkit
 from attnkit.errors import ConfigError
 from attnkit.pipelines import cli
 from attnkit.pipelines.sample_data import make_sample_data
-from attnkit.pipelines.serve import local_model_copy
+from attnkit.pipelines.serve import local_model_copy, server_environment
 from attnkit.pipelines.serving_input import (
     DEFAULT_MAX_BATCH_SIZE,
     MAX_BATCH_ENV,
@@ -42,6 +42,7 @@ TEXTS = ["the film is wonderful .", "the script is not funny", "Honestly , THE e
 FIELDS = ("text",)
 MAX_BATCH = 8
 READY_TIMEOUT_S = 240.0
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via http_proxy
 
 
 # --- turning parsed requests into records (no server) -----------------------------------
@@ -92,7 +93,9 @@ def test_unanswerable_requests_are_refused_with_the_record_and_field(
 
 def test_records_of_a_two_field_task_need_objects() -> None:
     fields = ("text", "pair")
-    assert request_records({"text": ["a"], "pair": ["b"]}, fields, 4) == [{"text": "a", "pair": "b"}]
+    assert request_records({"text": ["a"], "pair": ["b"]}, fields, 4) == [
+        {"text": "a", "pair": "b"}
+    ]
     with pytest.raises(InvalidRequest, match="record 0: expected an object with fields"):
         request_records(["a"], fields, 4)
     with pytest.raises(InvalidRequest, match="different numbers of values"):
@@ -108,6 +111,17 @@ def test_max_batch_size_comes_from_the_environment(monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv(MAX_BATCH_ENV, bad)
         with pytest.raises(ConfigError, match=MAX_BATCH_ENV):
             max_batch_size_from_env()
+
+
+def test_server_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    env = server_environment(max_batch_size=32, threads=1)
+    assert "KERAS_BACKEND" not in env  # the model's own code chooses it
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)  # uvicorn
+    assert env[MAX_BATCH_ENV] == "32"
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+    monkeypatch.delenv(MAX_BATCH_ENV, raising=False)
+    assert MAX_BATCH_ENV not in server_environment(None)
 
 
 # --- errors before any server starts ----------------------------------------------------
@@ -161,8 +175,11 @@ def registered(tmp_path_factory, new_mlflow_db, tiny_overrides) -> Registered:
         patch.chdir(directory)
         make_sample_data(directory / "data", size=200, seed=0)
         result = attnkit.fit(
-            "sample-lama", data=str(directory / "data"), overrides=list(tiny_overrides),
-            register="served", verbose=0,
+            "sample-lama",
+            data=str(directory / "data"),
+            overrides=list(tiny_overrides),
+            register="served",
+            verbose=0,
         )
     return Registered(directory, uri, result.model_uri, "models:/served@champion")
 
@@ -179,7 +196,7 @@ def post(port: int, body: bytes | dict, content_type: str = "application/json") 
         f"http://127.0.0.1:{port}/invocations", data=data, headers={"Content-Type": content_type}
     )
     try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
+        with DIRECT.open(request, timeout=60) as answer:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -187,7 +204,7 @@ def post(port: int, body: bytes | dict, content_type: str = "application/json") 
 
 def answers_ping(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as answer:
+        with DIRECT.open(f"http://127.0.0.1:{port}/ping", timeout=2) as answer:
             return answer.status == 200
     except OSError:
         return False
@@ -246,7 +263,10 @@ def assert_same_answers(served: list[dict], expected: list[dict]) -> None:
 MALFORMED = [
     (b'{"dataframe_records": [{"text": ', "valid JSON"),
     ({"dataframe_records": [{"txt": "a film"}]}, "missing field 'text'"),
-    ({"dataframe_records": [{"text": "a film"}, {"text": 5}]}, "record 1: field 'text' must be a string, got int"),
+    (
+        {"dataframe_records": [{"text": "a film"}, {"text": 5}]},
+        "record 1: field 'text' must be a string, got int",
+    ),
     ({"inputs": [7, 8]}, "record 0: field 'text' must be a string, got int"),
     ({"inputs": {"text": True}}, "record 0: field 'text' must be a string, got bool"),
     ({"inputs": ["a film", None]}, "record 1: field 'text' is missing (null)"),
@@ -267,11 +287,24 @@ def test_serve_answers_like_predict_refuses_bad_requests_and_stops_on_ctrl_c(
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
     log = tmp_path / "serve.log"
-    command = [sys.executable, "-m", "attnkit", "serve", registered.registered_uri,
-               "--port", str(port), "--max-batch-size", str(MAX_BATCH)]
+    command = [
+        sys.executable,
+        "-m",
+        "attnkit",
+        "serve",
+        registered.registered_uri,
+        "--port",
+        str(port),
+        "--max-batch-size",
+        str(MAX_BATCH),
+    ]
     with log.open("w") as output:
         server = subprocess.Popen(
-            command, cwd=registered.directory, env=env, stdout=output, stderr=subprocess.STDOUT,
+            command,
+            cwd=registered.directory,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
             # As in a terminal: a shell running us in the background may have ignored SIGINT.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )

@@ -157,6 +157,21 @@ def test_two_worker_processes_split_the_trials(sample_dir: Path, tiny_overrides)
     assert len(children(result.parent_run_id)) == 4
 
 
+@pytest.mark.slow
+def test_timeout_stops_starting_trials_on_a_journal_file(
+    sample_dir: Path, tiny_overrides, tmp_path: Path
+) -> None:
+    journal = tmp_path / "studies" / "search.journal"
+    result = tune(
+        "sample-lama", 50, data=str(sample_dir), overrides=list(tiny_overrides),
+        storage=str(journal), timeout=0.5,
+    )  # fmt: skip
+    # The first trial starts before the deadline and outlasts it; no second one starts.
+    assert result.trials["complete"] + result.trials["pruned"] == 1
+    assert result.storage == str(journal) and journal.is_file()
+    assert len(children(result.parent_run_id)) == 1
+
+
 def start_worker(command: list[str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "attnkit", *command],
@@ -185,7 +200,7 @@ def tune_command(sample_dir: Path, storage: str, study: str, trials: int, overri
     return [
         "tune", "sample-lama", "--data", str(sample_dir), "--trials", str(trials),
         "--storage", storage, "--study", study, "--heartbeat", "1",
-        *sets([*overrides, "training.epochs=8", "training.patience=8"]),
+        *sets([*overrides, "training.epochs=6", "training.patience=6"]),
     ]  # fmt: skip
 
 
@@ -243,11 +258,12 @@ def test_ctrl_c_queues_the_trial_again_and_the_rerun_resumes_it(
     study = optuna.load_study(study_name="interrupted", storage=storage)
     interrupted, queued = study.get_trials()
     assert [interrupted.state.name, queued.state.name] == ["FAIL", "WAITING"]
-    assert queued.params == interrupted.params
+    assert queued.system_attrs["fixed_params"] == interrupted.params  # enqueued with its values
 
     assert cli.main(command) == 0  # no heartbeat wait: the queued trial runs at once
     resumed = study.get_trials()[1]
     assert resumed.state.name == "COMPLETE" and len(study.get_trials()) == 2
+    assert resumed.params == interrupted.params
     assert resumed.user_attrs[RUN_ATTR] == interrupted.user_attrs[RUN_ATTR]
     assert_resumed(interrupted.user_attrs[RUN_ATTR])
 

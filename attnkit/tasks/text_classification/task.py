@@ -167,7 +167,7 @@ class TextClassificationTask(Task):
             )
         embedding.embeddings.assign(matrix)
 
-    def loss(self):
+    def loss(self, recipe=None):
         return keras.losses.SparseCategoricalCrossentropy()
 
     def keras_metrics(self) -> list:

@@ -1,0 +1,280 @@
+"""A BERT encoder (Hugging Face ``BertModel`` layout) that gives contextual word embeddings."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+from attnkit.errors import ConfigError, DataError
+from attnkit.layers.export import register
+from attnkit.layers.masking import masked_softmax
+
+_BLOCK_PARTS = ("query", "key", "value", "attention_output", "attention_norm", "intermediate",
+                "output", "output_norm")
+# attnkit sublayer -> Hugging Face tensor prefix of one encoder layer
+_HF_NAMES = {
+    "query": "attention.self.query",
+    "key": "attention.self.key",
+    "value": "attention.self.value",
+    "attention_output": "attention.output.dense",
+    "attention_norm": "attention.output.LayerNorm",
+    "intermediate": "intermediate.dense",
+    "output": "output.dense",
+    "output_norm": "output.LayerNorm",
+}
+
+
+@register
+class BertEncoder(keras.layers.Layer):
+    """BERT's embeddings and its first ``num_layers`` transformer layers (post-LayerNorm,
+    exact GELU), over word-piece ids without special tokens: the layer adds ``[CLS]`` and
+    ``[SEP]`` around each sequence itself and returns one contextual vector per input token
+    (batch, time, hidden_size), zero at padding (id 0).
+
+    Paper-specified: BERT word embeddings for the plagiarism detector (Moravvej et al.).
+    Weights come from a local Hugging Face checkpoint (``model.safetensors``) with
+    :meth:`load_checkpoint`; ``num_layers`` may be fewer than the checkpoint has (a
+    truncated encoder). Library choice: with ``cache_size > 0`` a frozen encoder
+    (``trainable=False``) remembers the output of each distinct sequence it has run in eager
+    mode, so a frozen BERT costs one forward pass per training text rather than one per epoch
+    (and per DE fitness evaluation).
+
+    Args:
+        vocabulary_size: int. Word-piece vocabulary size.
+        hidden_size: int. Model width (384 for all-MiniLM-L6-v2, 768 for BERT-base).
+        num_layers: int. Transformer layers to run.
+        num_heads: int. Attention heads per layer.
+        intermediate_size: int. Feed-forward width.
+        max_positions: int. Position embeddings (sequences may have max_positions - 2 tokens).
+        type_vocabulary_size: int. Token-type embeddings (segment ids; all 0 here).
+        epsilon: float. LayerNorm epsilon.
+        cls_id, sep_id: int. Ids of ``[CLS]`` and ``[SEP]``.
+        cache_size: int. Sequences a frozen encoder remembers (0 = no cache).
+
+    Example:
+        >>> bert = BertEncoder(vocabulary_size=50, hidden_size=8, num_layers=1, num_heads=2,
+        ...                    intermediate_size=16, max_positions=16, cls_id=2, sep_id=3)
+        >>> tuple(bert(np.array([[5, 6, 7, 0]])).shape)
+        (1, 4, 8)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size: int,
+        hidden_size: int = 384,
+        num_layers: int = 6,
+        num_heads: int = 12,
+        intermediate_size: int = 1536,
+        max_positions: int = 512,
+        type_vocabulary_size: int = 2,
+        epsilon: float = 1e-12,
+        cls_id: int = 101,
+        sep_id: int = 102,
+        cache_size: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if hidden_size % num_heads:
+            raise ValueError(f"hidden_size {hidden_size} is not divisible by num_heads {num_heads}")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        self.vocabulary_size = vocabulary_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.intermediate_size = intermediate_size
+        self.max_positions = max_positions
+        self.type_vocabulary_size = type_vocabulary_size
+        self.epsilon = epsilon
+        self.cls_id = cls_id
+        self.sep_id = sep_id
+        self.cache_size = cache_size
+        self.supports_masking = True
+        self._cache: dict[bytes, np.ndarray] = {}
+
+        self.word_embeddings = keras.layers.Embedding(vocabulary_size, hidden_size,
+                                                      name="word_embeddings")
+        self.position_embeddings = keras.layers.Embedding(max_positions, hidden_size,
+                                                          name="position_embeddings")
+        self.token_type_embeddings = keras.layers.Embedding(type_vocabulary_size, hidden_size,
+                                                            name="token_type_embeddings")
+        self.embeddings_norm = keras.layers.LayerNormalization(epsilon=epsilon,
+                                                               name="embeddings_norm")
+        self.blocks = []
+        for index in range(num_layers):
+            dense = {
+                part: keras.layers.Dense(
+                    intermediate_size if part == "intermediate" else hidden_size,
+                    name=f"layer_{index}_{part}",
+                )
+                for part in ("query", "key", "value", "attention_output", "intermediate", "output")
+            }
+            for part in ("attention_norm", "output_norm"):
+                dense[part] = keras.layers.LayerNormalization(epsilon=epsilon,
+                                                              name=f"layer_{index}_{part}")
+            self.blocks.append(dense)
+
+    def build(self, input_shape) -> None:
+        hidden = (None, None, self.hidden_size)
+        for layer in (self.word_embeddings, self.position_embeddings, self.token_type_embeddings):
+            layer.build((None, None))
+        self.embeddings_norm.build(hidden)
+        for block in self.blocks:
+            for part in _BLOCK_PARTS:
+                if part == "output":
+                    block[part].build((None, None, self.intermediate_size))
+                else:
+                    block[part].build(hidden)
+
+    # --- the transformer ---
+    def _block(self, x, block: dict, attention_mask):
+        batch, time = ops.shape(x)[0], ops.shape(x)[1]
+        head_size = self.hidden_size // self.num_heads
+
+        def heads(values):
+            values = ops.reshape(values, (batch, time, self.num_heads, head_size))
+            return ops.transpose(values, (0, 2, 1, 3))
+
+        query, key, value = (heads(block[name](x)) for name in ("query", "key", "value"))
+        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))) / math.sqrt(head_size)
+        weights = masked_softmax(scores, attention_mask, axis=-1)
+        context = ops.reshape(ops.transpose(ops.matmul(weights, value), (0, 2, 1, 3)),
+                              (batch, time, self.hidden_size))
+        x = block["attention_norm"](x + block["attention_output"](context))
+        hidden = keras.activations.gelu(block["intermediate"](x), approximate=False)
+        return block["output_norm"](x + block["output"](hidden))
+
+    def contextual(self, token_ids, mask=None):
+        """Run BERT on ids that already hold ``[CLS] ... [SEP]`` (batch, time, hidden_size)."""
+        token_ids = ops.cast(token_ids, "int32")
+        mask = ops.not_equal(token_ids, 0) if mask is None else ops.cast(mask, "bool")
+        positions = ops.arange(ops.shape(token_ids)[1], dtype="int32")
+        x = (self.word_embeddings(token_ids) + self.position_embeddings(positions)[None]
+             + self.token_type_embeddings(ops.zeros_like(token_ids)))
+        x = self.embeddings_norm(x)
+        attention_mask = mask[:, None, None, :]
+        for block in self.blocks:
+            x = self._block(x, block, attention_mask)
+        return x * ops.cast(mask, x.dtype)[..., None]
+
+    def _encode(self, token_ids, mask):
+        token_ids = ops.cast(token_ids, "int32")
+        lengths = ops.sum(ops.cast(mask, "int32"), axis=1)[:, None]
+        positions = ops.arange(ops.shape(token_ids)[1] + 2, dtype="int32")[None, :]
+        wrapped = ops.pad(token_ids * ops.cast(mask, "int32"), [[0, 0], [1, 1]])
+        wrapped = ops.where(ops.equal(positions, 0), self.cls_id, wrapped)
+        wrapped = ops.where(ops.equal(positions, lengths + 1), self.sep_id, wrapped)
+        outputs = self.contextual(wrapped, ops.less_equal(positions, lengths + 1))
+        return outputs[:, 1:-1] * ops.cast(mask, outputs.dtype)[..., None]
+
+    def call(self, token_ids, mask=None):
+        mask = ops.not_equal(token_ids, 0) if mask is None else ops.cast(mask, "bool")
+        if self._can_cache(token_ids):
+            return self._cached(token_ids, mask)
+        return self._encode(token_ids, mask)
+
+    # --- the frozen-output cache ---
+    def _can_cache(self, token_ids) -> bool:
+        if not self.cache_size or self.trainable:
+            return False
+        import torch
+
+        if not isinstance(token_ids, torch.Tensor) or token_ids.device.type == "meta":
+            return False  # symbolic tracing
+        return not torch.compiler.is_compiling()
+
+    def _cached(self, token_ids, mask):
+        ids = ops.convert_to_numpy(token_ids).astype(np.int32)
+        lengths = ops.convert_to_numpy(ops.sum(ops.cast(mask, "int32"), axis=1))
+        keys = [ids[row, : lengths[row]].tobytes() for row in range(len(ids))]
+        missing = [row for row, key in enumerate(keys) if key not in self._cache]
+        fresh = {}
+        if missing:
+            width = max(int(lengths[row]) for row in missing)
+            computed = ops.convert_to_numpy(self._encode(
+                ids[missing, :width], np.arange(width)[None, :] < lengths[missing][:, None]))
+            for position, row in enumerate(missing):
+                fresh[keys[row]] = computed[position, : lengths[row]]
+                if len(self._cache) < self.cache_size:
+                    self._cache[keys[row]] = fresh[keys[row]]
+        output = np.zeros((*ids.shape, self.hidden_size), dtype="float32")
+        for row, key in enumerate(keys):
+            output[row, : lengths[row]] = fresh[key] if key in fresh else self._cache[key]
+        return ops.convert_to_tensor(output)
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    # --- weights from a Hugging Face checkpoint ---
+    def load_checkpoint(self, checkpoint: str | Path) -> None:
+        """Assign the weights of a ``BertModel`` checkpoint folder (``model.safetensors``).
+
+        Tensors may carry a prefix (``bert.``); a checkpoint of another size is an error that
+        names the tensor.
+        """
+        from safetensors.numpy import load_file
+
+        path = Path(checkpoint) / "model.safetensors"
+        if not path.is_file():
+            raise DataError(path.parent, "not a checkpoint folder: model.safetensors is missing")
+        tensors = load_file(str(path))
+        if not self.built:
+            self.build((None, None))
+        self.clear_cache()
+
+        def tensor(name: str) -> np.ndarray:
+            found = [key for key in tensors if key == name or key.endswith("." + name)]
+            if len(found) != 1:
+                raise DataError(path, f"expected one tensor named '*{name}', found {found or 'none'}")
+            return tensors[found[0]]
+
+        def assign(variable, name: str, transpose: bool = False) -> None:
+            value = tensor(name).T if transpose else tensor(name)
+            if tuple(variable.shape) != value.shape:
+                raise ConfigError(
+                    f"{path}: tensor {name} has shape {value.shape}, the encoder expects "
+                    f"{tuple(variable.shape)}; set the model's BERT sizes to the checkpoint's"
+                )
+            variable.assign(value.astype("float32"))
+
+        assign(self.word_embeddings.embeddings, "embeddings.word_embeddings.weight")
+        assign(self.position_embeddings.embeddings, "embeddings.position_embeddings.weight")
+        assign(self.token_type_embeddings.embeddings, "embeddings.token_type_embeddings.weight")
+        assign(self.embeddings_norm.gamma, "embeddings.LayerNorm.weight")
+        assign(self.embeddings_norm.beta, "embeddings.LayerNorm.bias")
+        for index, block in enumerate(self.blocks):
+            for part, name in _HF_NAMES.items():
+                prefix = f"encoder.layer.{index}.{name}"
+                if part.endswith("norm"):
+                    assign(block[part].gamma, f"{prefix}.weight")
+                    assign(block[part].beta, f"{prefix}.bias")
+                else:
+                    assign(block[part].kernel, f"{prefix}.weight", transpose=True)
+                    assign(block[part].bias, f"{prefix}.bias")
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.hidden_size)
+
+    def compute_mask(self, token_ids, mask=None):
+        return mask
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({
+            "vocabulary_size": self.vocabulary_size,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "intermediate_size": self.intermediate_size,
+            "max_positions": self.max_positions,
+            "type_vocabulary_size": self.type_vocabulary_size,
+            "epsilon": self.epsilon,
+            "cls_id": self.cls_id,
+            "sep_id": self.sep_id,
+            "cache_size": self.cache_size,
+        })
+        return config

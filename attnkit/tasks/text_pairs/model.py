@@ -1,0 +1,230 @@
+"""The attention-based BiLSTM pair classifier of Moravvej et al. (plagiarism detection)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from attnkit.layers import AdditiveAttention, BidirectionalRNN
+from attnkit.layers.bert_encoder import BertEncoder
+from attnkit.layers.export import register
+from attnkit.layers.soft_alignment import SoftAlignment
+
+INTERACTIONS = ("siamese", "cross")
+ATTENTION_LAYER = "attention_head"
+INPUTS = ("token_ids_a", "token_ids_b")
+
+
+def exact_match_feature(token_ids, other_ids):
+    """(batch, time, 1): 1.0 where a token of ``token_ids`` occurs among ``other_ids``' real
+    tokens (padding never matches)."""
+    same = ops.equal(ops.expand_dims(token_ids, 2), ops.expand_dims(other_ids, 1))
+    same = ops.logical_and(same, ops.expand_dims(ops.not_equal(other_ids, 0), 1))
+    return ops.expand_dims(ops.cast(ops.any(same, axis=2), "float32"), -1)
+
+
+def overlap_statistics(match_a, match_b, mask_a, mask_b):
+    """(batch, 3): the share of a's tokens found in b, of b's tokens found in a, and the
+    length ratio (shorter / longer) — the unigram overlap precision, recall and length
+    features a classic pair classifier starts from."""
+    length_a = ops.sum(ops.cast(mask_a, "float32"), axis=1, keepdims=True)
+    length_b = ops.sum(ops.cast(mask_b, "float32"), axis=1, keepdims=True)
+    share_a = ops.sum(match_a[..., 0], axis=1, keepdims=True) / ops.maximum(length_a, 1.0)
+    share_b = ops.sum(match_b[..., 0], axis=1, keepdims=True) / ops.maximum(length_b, 1.0)
+    ratio = ops.minimum(length_a, length_b) / ops.maximum(ops.maximum(length_a, length_b), 1.0)
+    return ops.concatenate([share_a, share_b, ratio], axis=-1)
+
+
+@register
+class AttentionPairClassifier(keras.Model):
+    """Two texts -> shared embedding -> shared BiLSTM -> shared additive attention pooling ->
+    ``[v_a; v_b; |v_a - v_b|; v_a * v_b]`` -> dense -> softmax (e.g. plagiarised or not).
+
+    Paper-specified (Moravvej et al. 2023, structure from the abstract; spec §4.1): BERT
+    word embeddings (frozen by default), attention-based LSTMs with shared weights, pooled
+    vectors combined by concatenation, difference and product, a feed-forward head. The
+    embeddings are either a token table (``bert_layers=0``: a checkpoint's input word
+    embeddings, or trained from scratch) or contextual: the output of the first
+    ``bert_layers`` transformer layers of a BERT checkpoint (:class:`BertEncoder`, layer
+    ``"bert"``; a frozen one caches its outputs per distinct text).
+    Library choices: ``exact_match`` appends to each token's embedding whether it occurs in
+    the other text (a lexical-overlap signal, as in DrQA); ``overlap_features`` also gives
+    the head the pair's unigram overlap shares and length ratio (see
+    :func:`overlap_statistics`); ``interaction="cross"`` adds the
+    spec's alternative, soft alignment of each text over the other (ESIM-style
+    ``[h; h~; h - h~; h * h~]`` composed by a dense layer) before pooling. The attention layer
+    (named ``"attention_head"``, called once per text) exposes the logits hook, so the
+    adversarial-attention strategies train this model too.
+
+    Args:
+        vocabulary_size: int. Number of token ids (id 0 is padding).
+        num_classes: int. Output classes (>= 2).
+        embedding_dim: int. Token embedding size (384 for all-MiniLM-L6-v2); with
+            ``bert_layers`` the BERT hidden size.
+        freeze_embeddings: bool. Keep the embeddings (the whole BERT encoder) fixed.
+        bert_layers: int. 0 for a token table, else how many BERT layers to run.
+        bert_heads: int. Attention heads of each BERT layer.
+        bert_intermediate_size: int. Feed-forward width of each BERT layer.
+        bert_cache_size: int. Texts a frozen BERT encoder remembers the output of.
+        cls_id, sep_id: int. The tokenizer's ``[CLS]``/``[SEP]`` ids (from the data; needed
+            with ``bert_layers``).
+        units: int. LSTM units per direction.
+        attention_units: int. Hidden size of the additive attention scorer.
+        interaction: ``"siamese"`` (pool each text on its own) or ``"cross"`` (align first).
+        exact_match: bool. Add the exact-match feature to the embeddings.
+        overlap_features: bool. Add the overlap statistics to the pair features.
+        hidden_units: int. Dense ReLU layer before the softmax (0 = none).
+        dropout: float. Dropout after the embeddings, the encoder and on the pair features.
+
+    Example:
+        >>> model = AttentionPairClassifier(vocabulary_size=30, num_classes=2, embedding_dim=8,
+        ...                                 units=4, attention_units=4, hidden_units=4)
+        >>> inputs = {"token_ids_a": np.array([[3, 4, 0]]), "token_ids_b": np.array([[4, 5]])}
+        >>> model.predict(inputs, verbose=0).shape
+        (1, 2)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size: int,
+        num_classes: int,
+        embedding_dim: int = 128,
+        freeze_embeddings: bool = False,
+        units: int = 128,
+        attention_units: int = 128,
+        interaction: str = "siamese",
+        exact_match: bool = True,
+        overlap_features: bool = False,
+        hidden_units: int = 64,
+        dropout: float = 0.2,
+        bert_layers: int = 0,
+        bert_heads: int = 12,
+        bert_intermediate_size: int = 1536,
+        bert_cache_size: int = 20000,
+        cls_id: int = -1,
+        sep_id: int = -1,
+        **kwargs,
+    ) -> None:
+        if bert_layers < 0:
+            raise ValueError(f"bert_layers must be >= 0, got {bert_layers}")
+        if bert_layers and (cls_id < 0 or sep_id < 0):
+            raise ValueError(
+                "bert_layers needs a tokenizer with [CLS] and [SEP] tokens: set "
+                "preprocess.pretrained to a BERT checkpoint"
+            )
+        if interaction not in INTERACTIONS:
+            raise ValueError(f"interaction must be one of {INTERACTIONS}, got {interaction!r}")
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        if vocabulary_size < 3:
+            raise ValueError(f"vocabulary_size must be >= 3, got {vocabulary_size}")
+
+        # === Layers ===
+        if bert_layers:
+            embedding = BertEncoder(
+                vocabulary_size, embedding_dim, bert_layers, bert_heads, bert_intermediate_size,
+                cls_id=cls_id, sep_id=sep_id, cache_size=bert_cache_size, name="bert",
+            )
+            embedding.trainable = not freeze_embeddings
+        else:
+            embedding = keras.layers.Embedding(
+                vocabulary_size, embedding_dim, trainable=not freeze_embeddings, name="embedding"
+            )
+        embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
+        encoder = BidirectionalRNN(units, cell="lstm", name="encoder")
+        encoder_dropout = keras.layers.Dropout(dropout, name="encoder_dropout")
+        attention = AdditiveAttention(attention_units, name=ATTENTION_LAYER)
+
+        # === Functional model ===
+        ids = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in INPUTS}
+        ids_a, ids_b = ids["token_ids_a"], ids["token_ids_b"]
+        mask_a, mask_b = ops.not_equal(ids_a, 0), ops.not_equal(ids_b, 0)
+        x_a, x_b = embedding(ids_a), embedding(ids_b)
+        match_a, match_b = exact_match_feature(ids_a, ids_b), exact_match_feature(ids_b, ids_a)
+        if exact_match:
+            x_a = ops.concatenate([x_a, match_a], axis=-1)
+            x_b = ops.concatenate([x_b, match_b], axis=-1)
+        h_a = encoder(embedding_dropout(x_a), mask=mask_a)
+        h_b = encoder(embedding_dropout(x_b), mask=mask_b)
+        if interaction == "cross":
+            aligned_a, aligned_b = SoftAlignment(name="alignment")(
+                h_a, h_b, mask_a=mask_a, mask_b=mask_b
+            )
+            compose = keras.layers.Dense(2 * units, activation="relu", name="composition")
+            h_a = compose(ops.concatenate([h_a, aligned_a, h_a - aligned_a, h_a * aligned_a], -1))
+            h_b = compose(ops.concatenate([h_b, aligned_b, h_b - aligned_b, h_b * aligned_b], -1))
+        v_a, weights_a = attention(encoder_dropout(h_a), mask=mask_a)
+        v_b, weights_b = attention(encoder_dropout(h_b), mask=mask_b)
+        features = ops.concatenate([v_a, v_b, ops.abs(v_a - v_b), v_a * v_b], axis=-1)
+        features = keras.layers.Dropout(dropout, name="head_dropout")(features)
+        if overlap_features:
+            overlap = overlap_statistics(match_a, match_b, mask_a, mask_b)
+            features = ops.concatenate([features, overlap], axis=-1)
+        if hidden_units:
+            features = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(features)
+        probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(
+            features
+        )
+        super().__init__(inputs=ids, outputs=probabilities, **kwargs)
+        # Kept outside the saved graph: the inputs of `attention_model`.
+        self._attention_outputs = (weights_a, weights_b)
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.num_classes = num_classes
+        self.embedding_dim = embedding_dim
+        self.freeze_embeddings = freeze_embeddings
+        self.units = units
+        self.attention_units = attention_units
+        self.interaction = interaction
+        self.exact_match = exact_match
+        self.overlap_features = overlap_features
+        self.hidden_units = hidden_units
+        self.dropout = dropout
+        self.bert_layers = bert_layers
+        self.bert_heads = bert_heads
+        self.bert_intermediate_size = bert_intermediate_size
+        self.bert_cache_size = bert_cache_size
+        self.cls_id = cls_id
+        self.sep_id = sep_id
+
+    @property
+    def attention_layer(self) -> keras.layers.Layer:
+        return self.get_layer(ATTENTION_LAYER)
+
+    def attention_model(self) -> keras.Model:
+        """A model from the same inputs to the attention weights of text a and text b."""
+        return keras.Model(self.input, list(self._attention_outputs))
+
+    def pair_attention(self, inputs: dict, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Per-token attention weights of each text (batch, time), zero on padding."""
+        weights_a, weights_b = self.attention_model().predict(inputs, batch_size=batch_size, verbose=0)
+        return weights_a, weights_b
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary_size": self.vocabulary_size,
+            "num_classes": self.num_classes,
+            "embedding_dim": self.embedding_dim,
+            "freeze_embeddings": self.freeze_embeddings,
+            "units": self.units,
+            "attention_units": self.attention_units,
+            "interaction": self.interaction,
+            "exact_match": self.exact_match,
+            "overlap_features": self.overlap_features,
+            "hidden_units": self.hidden_units,
+            "dropout": self.dropout,
+            "bert_layers": self.bert_layers,
+            "bert_heads": self.bert_heads,
+            "bert_intermediate_size": self.bert_intermediate_size,
+            "bert_cache_size": self.bert_cache_size,
+            "cls_id": self.cls_id,
+            "sep_id": self.sep_id,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> AttentionPairClassifier:
+        return cls(**config)

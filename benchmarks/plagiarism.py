@@ -1,0 +1,213 @@
+"""Plagiarism detection on MSRP: DE vs random initialisation, focal loss vs cross-entropy,
+against a logistic-regression baseline on pair features.
+
+For each configuration and seed it runs ``attnkit.fit`` on a shipped recipe
+(``msrp-plagiarism`` = DE initialisation, ``msrp-plagiarism-noDE`` = the usual random
+initialisation; ``training.loss`` focal or cross-entropy) with model selection on a dev split
+carved from MSRP train with the seed, and records test accuracy, the positive (paraphrase =
+plagiarised) class's F1, precision and recall, the training time and the wall time DE adds
+(``de_seconds``, logged by the strategy). The baseline (benchmarks/pair_baseline.py: logistic
+regression on n-gram overlap, length and TF-IDF cosine features, C chosen on the same dev
+split) runs in the same script for every seed.
+
+Results are written to ``results/plagiarism.json`` after every run, and runs already there
+are skipped, so an interrupted benchmark continues where it stopped.
+
+    python benchmarks/plagiarism.py                                   # 4 configurations x 3 seeds
+    python benchmarks/plagiarism.py --configs de-focal random-focal --seeds 0
+    python benchmarks/plagiarism.py --subset 300 --set training.epochs=1 --seeds 0 \\
+        --results /tmp/plagiarism-smoke.json                          # smoke test (minutes)
+    python benchmarks/plagiarism.py --report
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import attnkit  # noqa: F401  (selects the torch backend before keras is imported)
+
+from attnkit.backend import device_description
+from attnkit.pipelines import fit
+from attnkit.pipelines.recipes import load_recipe
+from attnkit.tasks.registry import get_task
+
+from pair_baseline import run_baseline
+
+DATA = "../shared/data/msrp"
+RESULTS = Path(__file__).parent / "results" / "plagiarism.json"
+#: name -> (recipe, extra overrides)
+CONFIGS = {
+    "de-focal": ("msrp-plagiarism", []),
+    "random-focal": ("msrp-plagiarism-noDE", []),
+    "de-ce": ("msrp-plagiarism", ["training.loss=cross_entropy"]),
+    "random-ce": ("msrp-plagiarism-noDE", ["training.loss=cross_entropy"]),
+}
+METRICS = ("test_accuracy", "test_f1", "test_precision", "test_recall", "test_auc",
+           "dev_accuracy", "dev_f1", "best_epoch")
+RUN_METRICS = ("train_seconds", "de_seconds", "de_initial_fitness", "de_final_fitness",
+               "de_evaluations", "de_dimension")
+TARGET_ACCURACY, TARGET_F1 = 0.78, 0.84
+
+
+def load(path: Path) -> dict:
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"runs": [], "baseline": []}
+
+
+def save(path: Path, results: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results["machine"] = f"{platform.processor() or platform.machine()}; {device_description()}"
+    results["date"] = date.today().isoformat()
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(results, indent=1))
+    temporary.replace(path)
+
+
+def subset_data(source: Path, size: int) -> Path:
+    """A temporary copy of the first ``size`` training and ``size // 2`` test pairs."""
+    recipe = load_recipe("msrp-plagiarism-noDE")
+    folder = Path(tempfile.mkdtemp(prefix="msrp-subset-"))
+    for split, count in (("train", size), ("test", max(size // 2, 30))):
+        name = recipe["data"][split]
+        lines = (source / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        (folder / name).write_text("".join(lines[:count]), encoding="utf-8")
+    return folder
+
+
+def run_model(config: str, seed: int, data: str, extra: list[str]) -> dict:
+    import mlflow
+
+    recipe, overrides = CONFIGS[config]
+    started = time.perf_counter()
+    result = fit(recipe, data=data, overrides=[f"seed={seed}", *overrides, *extra],
+                 experiment="bench-plagiarism", verbose=2)
+    wall = time.perf_counter() - started
+    logged = mlflow.get_run(result.run_id).data.metrics
+    return {"config": config, "seed": seed, "run_id": result.run_id, "wall_seconds": wall,
+            **{name: result.metrics.get(name) for name in METRICS},
+            **{name: logged.get(name) for name in RUN_METRICS}}
+
+
+def run_baseline_seed(seed: int, data: str) -> dict:
+    recipe = load_recipe("msrp-plagiarism-noDE", [f"seed={seed}"])
+    task = get_task(recipe["task"])
+    started = time.perf_counter()
+    metrics = run_baseline(task.read_splits(Path(data), recipe["data"], seed),
+                           recipe["preprocess"]["positive_label"])
+    return {"seed": seed, "wall_seconds": time.perf_counter() - started, **metrics}
+
+
+def _cell(values: list[float], scale: float = 100.0) -> str:
+    values = [v * scale for v in values if v is not None]
+    if not values:
+        return "-"
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} ± {spread:.2f}"
+
+
+def _mean(values: list[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.mean(values) if values else None
+
+
+def report(results: dict) -> str:
+    lines = ["| configuration | seeds | test acc % | test F1 (positive) % | precision % | recall % | "
+             "dev acc % | best epoch | train s | DE s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    baseline = results.get("baseline", [])
+    if baseline:
+        lines.append(
+            f"| logistic regression on pair features | {len(baseline)} | "
+            f"{_cell([b['test_accuracy'] for b in baseline])} | "
+            f"{_cell([b['test_f1'] for b in baseline])} | - | - | "
+            f"{_cell([b['dev_accuracy'] for b in baseline])} | - | "
+            f"{_mean([b['wall_seconds'] for b in baseline]):.0f} | - |")
+    groups: dict[str, list[dict]] = {}
+    for run in results["runs"]:
+        groups.setdefault(run["config"], []).append(run)
+    for config in [name for name in CONFIGS if name in groups]:
+        runs = groups[config]
+        de = _mean([r.get("de_seconds") for r in runs])
+        lines.append(
+            f"| {config} | {len(runs)} | {_cell([r['test_accuracy'] for r in runs])} | "
+            f"{_cell([r['test_f1'] for r in runs])} | {_cell([r['test_precision'] for r in runs])} | "
+            f"{_cell([r['test_recall'] for r in runs])} | {_cell([r['dev_accuracy'] for r in runs])} | "
+            f"{', '.join(str(int(r['best_epoch'])) for r in runs)} | "
+            f"{_mean([r['train_seconds'] for r in runs]):.0f} | "
+            f"{'-' if de is None else f'{de:.0f}'} |")
+    lines.extend(["", *_verdicts(groups, baseline)])
+    return "\n".join(lines)
+
+
+def _verdicts(groups: dict[str, list[dict]], baseline: list[dict]) -> list[str]:
+    if not groups:
+        return []
+    means = {c: (_mean([r["test_accuracy"] for r in runs]), _mean([r["test_f1"] for r in runs]))
+             for c, runs in groups.items()}
+    best = max(means, key=lambda c: means[c][0])
+    accuracy, f1 = means[best]
+    lines = [f"- best configuration by mean test accuracy: {best} ({100 * accuracy:.2f} / F1 "
+             f"{100 * f1:.2f}); target accuracy >= {100 * TARGET_ACCURACY:.0f} and F1 >= "
+             f"{100 * TARGET_F1:.0f}: {'met' if accuracy >= TARGET_ACCURACY and f1 >= TARGET_F1 else 'NOT met'}"]
+    if baseline:
+        base_accuracy = _mean([b["test_accuracy"] for b in baseline])
+        base_f1 = _mean([b["test_f1"] for b in baseline])
+        above = accuracy > base_accuracy and f1 > base_f1
+        lines.append(f"- baseline {100 * base_accuracy:.2f} / F1 {100 * base_f1:.2f}: best "
+                     f"configuration {'above' if above else 'NOT above'} it")
+    for loss in ("focal", "ce"):
+        de, random = means.get(f"de-{loss}"), means.get(f"random-{loss}")
+        if de and random:
+            verdict = "at least equal" if de[0] >= random[0] else "BELOW"
+            lines.append(f"- {loss}: DE initialisation mean accuracy {100 * de[0]:.2f} vs random "
+                         f"{100 * random[0]:.2f}: {verdict}")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--data", default=DATA, help=f"the MSRP folder (default {DATA})")
+    parser.add_argument("--subset", type=int, default=0,
+                        help="use only the first N training pairs (and N/2 test pairs): smoke tests")
+    parser.add_argument("--set", dest="extra", action="append", default=[],
+                        help="extra recipe override for every model run")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the JSON results file")
+    parser.add_argument("--report", action="store_true", help="only print the table")
+    args = parser.parse_args()
+
+    results = load(args.results)
+    if not args.report:
+        data = str(subset_data(Path(args.data), args.subset)) if args.subset else args.data
+        done_baseline = {b["seed"] for b in results["baseline"]}
+        for seed in args.seeds:
+            if seed not in done_baseline:
+                results["baseline"].append(run_baseline_seed(seed, data))
+                save(args.results, results)
+                b = results["baseline"][-1]
+                print(f"[bench] baseline seed {seed}: test acc {b['test_accuracy']:.4f} "
+                      f"F1 {b['test_f1']:.4f}", flush=True)
+        done = {(r["config"], r["seed"]) for r in results["runs"]}
+        for seed in args.seeds:
+            for config in args.configs:
+                if (config, seed) in done:
+                    continue
+                run = run_model(config, seed, data, args.extra)
+                results["runs"].append(run)
+                save(args.results, results)
+                print(f"[bench] {config} seed {seed}: test acc {run['test_accuracy']:.4f} F1 "
+                      f"{run['test_f1']:.4f} ({run['wall_seconds']:.0f} s, DE "
+                      f"{run['de_seconds'] or 0:.0f} s)", flush=True)
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""The attention-based BiLSTM pair classifier and the text-pair task's preprocessor, metrics,
+loss choice and raw-input adapter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from attnkit.data.splits import DataSplit
+from attnkit.errors import AttnkitError, ConfigError, DataError
+from attnkit.layers import AdditiveAttention, SoftAlignment
+from attnkit.tasks.text_pairs import AttentionPairClassifier, TextPairPreprocessor, TextPairTask
+from attnkit.tasks.text_pairs.metrics import pair_metrics
+from attnkit.tasks.text_pairs.model import INTERACTIONS, exact_match_feature
+from attnkit.training.losses import FocalLoss
+
+VOCAB = 24
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    keras.utils.set_random_seed(3)
+
+
+def tiny_model(**overrides) -> AttentionPairClassifier:
+    arguments = dict(vocabulary_size=VOCAB, num_classes=2, embedding_dim=8, units=4,
+                     attention_units=4, hidden_units=6, dropout=0.0)
+    arguments.update(overrides)
+    return AttentionPairClassifier(**arguments)
+
+
+def pair_problem(size: int = 64, seed: int = 0) -> tuple[dict, np.ndarray]:
+    """Label 1 when text b repeats text a (shuffled), 0 when b is other tokens; padded."""
+    rng = np.random.default_rng(seed)
+    ids_a = np.zeros((size, 7), "int32")
+    ids_b = np.zeros((size, 8), "int32")
+    labels = (np.arange(size) % 2).astype("int32")
+    for row in range(size):
+        length = int(rng.integers(3, 8))
+        ids_a[row, :length] = rng.choice(np.arange(2, VOCAB), size=length, replace=False)
+        if labels[row]:
+            ids_b[row, :length] = rng.permutation(ids_a[row, :length])
+        else:
+            others = np.setdiff1d(np.arange(2, VOCAB), ids_a[row, :length])
+            ids_b[row, :length] = rng.choice(others, size=length, replace=False)
+    return {"token_ids_a": ids_a, "token_ids_b": ids_b}, labels
+
+
+def test_exact_match_marks_shared_tokens_and_never_padding() -> None:
+    ids_a = np.array([[3, 4, 5, 0]])
+    ids_b = np.array([[5, 0, 3]])
+    match = keras.ops.convert_to_numpy(exact_match_feature(ids_a, ids_b))
+    assert match[..., 0].tolist() == [[1.0, 0.0, 1.0, 0.0]]
+
+
+def test_soft_alignment_ignores_padding() -> None:
+    a = np.random.default_rng(0).normal(size=(1, 2, 3)).astype("float32")
+    b = np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [9.0, 9.0, 9.0]]], "float32")
+    aligned_a, aligned_b = SoftAlignment()(a, b, mask_a=np.array([[True, True]]),
+                                           mask_b=np.array([[True, True, False]]))
+    aligned_a = keras.ops.convert_to_numpy(aligned_a)
+    assert np.all(aligned_a[..., 2] == 0.0)  # the padded b position (9, 9, 9) got no weight
+    assert np.all(aligned_a[..., :2] > 0.0)
+    assert keras.ops.convert_to_numpy(aligned_b).shape == (1, 3, 3)
+
+
+@pytest.mark.parametrize("interaction", INTERACTIONS)
+@pytest.mark.parametrize("exact_match", [True, False])
+def test_the_pair_model_learns_a_small_pair_problem(interaction: str, exact_match: bool) -> None:
+    model = tiny_model(interaction=interaction, exact_match=exact_match)
+    inputs, labels = pair_problem()
+    probabilities = model.predict(inputs, verbose=0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss=FocalLoss(gamma=2.0))
+    before = model.evaluate(inputs, labels, verbose=0)
+    model.fit(inputs, labels, batch_size=16, epochs=6, verbose=0, shuffle=False)
+    after = model.evaluate(inputs, labels, verbose=0)
+    assert after < 0.8 * before
+    # Shared weights: one embedding, one encoder, one attention layer for both texts.
+    assert sum(isinstance(layer, AdditiveAttention) for layer in model.layers) == 1
+    weights_a, weights_b = model.pair_attention(inputs)
+    np.testing.assert_allclose(weights_a.sum(axis=1), 1.0, atol=1e-5)
+    assert np.all(weights_b[inputs["token_ids_b"] == 0] == 0.0)
+
+
+def test_frozen_embeddings_are_left_out_of_the_trainable_weights() -> None:
+    frozen = tiny_model(freeze_embeddings=True)
+    assert not frozen.get_layer("embedding").trainable
+    names = {v.path for v in frozen.trainable_weights}
+    assert not any("embedding" in name for name in names)
+    assert len(tiny_model().trainable_weights) == len(frozen.trainable_weights) + 1
+
+
+FRESH_PROCESS = """
+import json, sys
+import numpy as np
+import attnkit, keras
+inputs = dict(np.load(sys.argv[1]))
+answers = {}
+for path in sys.argv[2:]:
+    model = keras.saving.load_model(path)
+    answers[path] = model.predict(inputs, verbose=0).tolist()
+print(json.dumps(answers))
+"""
+
+
+def test_saved_pair_models_reload_with_identical_predictions(tmp_path: Path) -> None:
+    inputs, labels = pair_problem(size=16)
+    expected = {}
+    for interaction in INTERACTIONS:
+        model = tiny_model(interaction=interaction, freeze_embeddings=True)
+        model.compile(optimizer="adam", loss=FocalLoss(alpha=0.25))
+        model.train_on_batch(inputs, labels)  # weights differ from their initial values
+        path = tmp_path / f"{interaction}.keras"
+        model.save(path)
+        expected[str(path)] = model.predict(inputs, verbose=0)
+        reloaded = keras.saving.load_model(path)
+        assert isinstance(reloaded, AttentionPairClassifier)
+        assert reloaded.get_config() == model.get_config()
+        np.testing.assert_array_equal(reloaded.predict(inputs, verbose=0), expected[str(path)])
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    completed = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, str(tmp_path / "inputs.npz"), *expected],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    answers = json.loads(completed.stdout.strip().splitlines()[-1])
+    for path, probabilities in expected.items():
+        np.testing.assert_allclose(np.array(answers[path], "float32"), probabilities, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [({"interaction": "both"}, "interaction"), ({"num_classes": 1}, "num_classes"),
+     ({"vocabulary_size": 2}, "vocabulary_size")],
+)
+def test_bad_model_arguments(overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        tiny_model(**overrides)
+
+
+# --- preprocessor, metrics, task glue -------------------------------------------------------
+
+TEXTS_A = ["the firm bought the bank", "rain fell", "the court backed the deal"]
+TEXTS_B = ["the bank was bought by the firm", "sun shone", "judges backed the deal"]
+
+
+def test_preprocessor_puts_the_positive_label_last_and_round_trips() -> None:
+    pre = TextPairPreprocessor.fit(TEXTS_A, TEXTS_B, ["yes", "no", "yes"], min_frequency=1,
+                                   positive_label="no")
+    assert pre.labels == ["yes", "no"] and pre.positive_index == 1
+    ids_a, ids_b = pre.encode_pairs(["The FIRM bought", ""], ["unseen words", "bank"])
+    firm = pre.tokenizer.token_to_id("firm")
+    assert ids_a == [[pre.tokenizer.token_to_id("the"), firm, pre.tokenizer.token_to_id("bought")], [1]]
+    assert ids_b[0] == [1, 1]  # both unknown
+    clone = TextPairPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert clone.encode_pairs(TEXTS_A, TEXTS_B) == pre.encode_pairs(TEXTS_A, TEXTS_B)
+    assert (clone.labels, clone.positive_label) == (pre.labels, pre.positive_label)
+    numeric = TextPairPreprocessor.fit(TEXTS_A, TEXTS_B, ["10", "2", "1"], min_frequency=1,
+                                       positive_label="2")
+    assert numeric.labels == ["1", "10", "2"]
+
+
+def test_preprocessor_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="positive_label='1' is not a label"):
+        TextPairPreprocessor.fit(TEXTS_A, TEXTS_B, ["a", "b", "a"], min_frequency=1)
+    with pytest.raises(DataError, match="at least 2 distinct labels"):
+        TextPairPreprocessor.fit(TEXTS_A, TEXTS_B, ["1", "1", "1"], min_frequency=1)
+    pre = TextPairPreprocessor.fit(TEXTS_A, TEXTS_B, ["1", "0", "1"], min_frequency=1)
+    frame = TextPairTask().parse_raw(list(zip(TEXTS_A, TEXTS_B, strict=True)))
+    frame = frame.with_columns(label=np.array(["1", "maybe", "0"]), _line=np.array([2, 3, 4]))
+    with pytest.raises(DataError, match="label 'maybe'") as caught:
+        pre.encode_labels(DataSplit("dev", tmp_path / "dev.csv", frame))
+    assert (caught.value.line, caught.value.field) == (3, "label")
+
+
+def test_pair_metrics_match_sklearn() -> None:
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 2, 50)
+    positive = np.clip(targets * 0.6 + rng.random(50) * 0.5, 0, 1)
+    probabilities = np.stack([1 - positive, positive], axis=1)
+    metrics = pair_metrics(targets, probabilities, positive_index=1)
+    predicted = probabilities.argmax(axis=1)
+    assert metrics["f1"] == pytest.approx(f1_score(targets, predicted))
+    assert metrics["precision"] == pytest.approx(precision_score(targets, predicted))
+    assert metrics["recall"] == pytest.approx(recall_score(targets, predicted))
+    assert {"accuracy", "macro_f1", "auc", "loss"} <= set(metrics)
+
+
+def test_loss_choice_comes_from_the_training_section() -> None:
+    task = TextPairTask()
+    default = task.loss()
+    assert isinstance(default, FocalLoss) and default.gamma == 2.0 and default.alpha == -1.0
+    focal = task.loss({"training": {"loss": "focal", "focal_alpha": 0.3, "focal_gamma": 1.0}})
+    assert (focal.alpha, focal.gamma, focal.positive_class) == (0.3, 1.0, -1)
+    plain = task.loss({"training": {"loss": "cross_entropy"}})
+    assert isinstance(plain, keras.losses.SparseCategoricalCrossentropy)
+    with pytest.raises(ConfigError, match="training.loss must be one of"):
+        task.loss({"training": {"loss": "hinge"}})
+    with pytest.raises(ConfigError, match="gamma"):
+        task.loss({"training": {"focal_gamma": -2.0}})
+
+
+def test_parse_raw_accepts_records_pairs_and_frames() -> None:
+    import pandas as pd
+
+    task = TextPairTask()
+    expected = [{"text_a": "a", "text_b": "b"}, {"text_a": "c", "text_b": "d"}]
+    assert task.parse_raw([{"text_a": "a", "text_b": "b"}, ("c", "d")]).to_dicts() == expected
+    assert task.parse_raw({"text_a": "a", "text_b": "b"}).to_dicts() == expected[:1]
+    frame = pd.DataFrame({"text_b": ["b", "d"], "text_a": ["a", "c"], "id": [1, 2]})
+    assert task.parse_raw(frame).to_dicts() == expected
+    with pytest.raises(AttnkitError, match="no 'text_b' column"):
+        task.parse_raw(pd.DataFrame({"text_a": ["x"]}))
+    with pytest.raises(AttnkitError, match="record 1: field 'text_b' must be a string, got int"):
+        task.parse_raw([("a", "b"), {"text_a": "c", "text_b": 3}])
+    with pytest.raises(AttnkitError, match="record 0: expected an object"):
+        task.parse_raw(["only one text"])
+
+
+def test_format_outputs_and_explain() -> None:
+    task = TextPairTask()
+    pre = TextPairPreprocessor.fit(TEXTS_A, TEXTS_B, ["1", "0", "1"], min_frequency=1)
+    model = AttentionPairClassifier(vocabulary_size=pre.vocabulary_size, num_classes=2,
+                                    embedding_dim=4, units=2, attention_units=3, hidden_units=0)
+    frame = task.parse_raw([("The firm bought", "the bank"), ("rain fell", "sun shone today")])
+    answers = task.format_outputs(pre, frame, np.array([[0.3, 0.7], [0.9, 0.1]]))
+    assert answers == [
+        {"label": "1", "probabilities": {"0": 0.3, "1": 0.7}},
+        {"label": "0", "probabilities": {"0": 0.9, "1": 0.1}},
+    ]
+    explanations = task.explain(model, pre, frame, batch_size=1)
+    assert [token for token, _ in explanations[0]["text_a"]] == ["The", "firm", "bought"]
+    assert [token for token, _ in explanations[1]["text_b"]] == ["sun", "shone", "today"]
+    for explanation in explanations:
+        for field in ("text_a", "text_b"):
+            assert sum(w for _, w in explanation[field]) == pytest.approx(1.0, abs=1e-5)
