@@ -245,3 +245,78 @@ def test_format_outputs_and_explain() -> None:
     for explanation in explanations:
         for field in ("text_a", "text_b"):
             assert sum(w for _, w in explanation[field]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_overlap_statistics_by_hand() -> None:
+    from attnkit.tasks.text_pairs.model import overlap_statistics
+
+    ids_a, ids_b = np.array([[3, 4, 5, 6], [7, 0, 0, 0]]), np.array([[4, 9, 0], [8, 9, 10]])
+    stats = keras.ops.convert_to_numpy(overlap_statistics(
+        exact_match_feature(ids_a, ids_b), exact_match_feature(ids_b, ids_a), ids_a != 0, ids_b != 0))
+    np.testing.assert_allclose(stats, [[1 / 4, 1 / 2, 2 / 4], [0.0, 0.0, 1 / 3]], atol=1e-6)
+    model = tiny_model(overlap_features=True)
+    inputs, labels = pair_problem(size=32)
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy")
+    history = model.fit(inputs, labels, epochs=5, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def bert_pair_model(**overrides) -> AttentionPairClassifier:
+    return tiny_model(bert_layers=1, bert_heads=2, bert_intermediate_size=8, cls_id=2, sep_id=3,
+                      **overrides)
+
+
+def write_hf_checkpoint(encoder, folder: Path) -> None:
+    """Save a BertEncoder's weights under Hugging Face BertModel names."""
+    from safetensors.numpy import save_file
+
+    from attnkit.layers.bert_encoder import _HF_NAMES
+
+    def value(variable):
+        return np.ascontiguousarray(keras.ops.convert_to_numpy(variable))
+
+    tensors = {
+        "embeddings.word_embeddings.weight": value(encoder.word_embeddings.embeddings),
+        "embeddings.position_embeddings.weight": value(encoder.position_embeddings.embeddings),
+        "embeddings.token_type_embeddings.weight": value(encoder.token_type_embeddings.embeddings),
+        "embeddings.LayerNorm.weight": value(encoder.embeddings_norm.gamma),
+        "embeddings.LayerNorm.bias": value(encoder.embeddings_norm.beta),
+    }
+    for index, block in enumerate(encoder.blocks):
+        for part, name in _HF_NAMES.items():
+            prefix = f"encoder.layer.{index}.{name}"
+            if part.endswith("norm"):
+                tensors[f"{prefix}.weight"] = value(block[part].gamma)
+                tensors[f"{prefix}.bias"] = value(block[part].beta)
+            else:
+                tensors[f"{prefix}.weight"] = np.ascontiguousarray(value(block[part].kernel).T)
+                tensors[f"{prefix}.bias"] = value(block[part].bias)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(folder / "model.safetensors"))
+    (folder / "tokenizer.json").write_text("{}")
+
+
+def test_contextual_bert_embeddings_load_train_and_save(tmp_path: Path) -> None:
+    source = bert_pair_model()
+    write_hf_checkpoint(source.get_layer("bert"), tmp_path / "ckpt")
+    model = bert_pair_model(freeze_embeddings=True)
+    recipe = {"preprocess": {"pretrained": str(tmp_path / "ckpt")}, "model": {"bert_layers": 1}}
+    TextPairTask().initialize_model(model, None, recipe)
+    for mine, theirs in zip(model.get_layer("bert").weights, source.get_layer("bert").weights,
+                            strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine),
+                                      keras.ops.convert_to_numpy(theirs))
+    assert not any("bert" in v.path for v in model.trainable_weights)  # frozen BERT
+    inputs, labels = pair_problem(size=16)
+    model.compile(optimizer="adam", loss=FocalLoss())
+    model.fit(inputs, labels, epochs=1, verbose=0)
+    assert model.get_layer("bert")._cache  # a frozen encoder caches the texts it has seen
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(reloaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0),
+                               atol=1e-6)
+    with pytest.raises(ConfigError, match="bert_layers needs preprocess.pretrained"):
+        TextPairTask().initialize_model(model, None, {"preprocess": {"pretrained": ""},
+                                                      "model": {"bert_layers": 1}})
+    with pytest.raises(ValueError, match="\\[CLS\\] and \\[SEP\\]"):
+        tiny_model(bert_layers=1)

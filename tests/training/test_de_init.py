@@ -178,7 +178,7 @@ def test_fit_with_de_init_logs_the_fitness_curve(capsys, sample_dir: Path, tiny_
     assert run.data.params["strategy.population"] == "6"
     curve = client.get_metric_history(run.info.run_id, "de_best_fitness")
     assert [m.step for m in curve] == [0, 1, 2, 3]
-    assert all(b.value <= a.value for a, b in zip(curve, curve[1:]))
+    assert all(b.value <= a.value for a, b in zip(curve, curve[1:], strict=False))
     metrics = run.data.metrics
     assert metrics["de_final_fitness"] <= metrics["de_initial_fitness"]
     assert metrics["de_evaluations"] == 6 + 3 * (6 + 1) and metrics["de_seconds"] > 0

@@ -45,7 +45,7 @@ def test_de_beats_random_search_on_a_shifted_sphere_with_the_same_evaluations(se
     assert shifted_sphere(result.best) == pytest.approx(result.best_fitness)
     # Greedy selection and replace-worst never lose the best individual.
     bests = [entry.best for entry in result.history]
-    assert all(later <= earlier for earlier, later in zip(bests, bests[1:]))
+    assert all(later <= earlier for earlier, later in zip(bests, bests[1:], strict=False))
 
 
 def test_kmeans_groups_separated_blobs_and_the_winner_is_the_best_mean() -> None:
