@@ -57,7 +57,7 @@ def _recipe_dir():
 def shipped_recipes() -> dict[str, dict[str, Any]]:
     """The recipes shipped with attnkit, by name."""
     recipes = {}
-    for entry in sorted(_recipe_dir().iterdir(), key=lambda e: e.name):
+    for entry in sorted(_recipe_dir().iterdir(), key=lambda e: e.name.removesuffix(".toml")):
         if entry.name.endswith(".toml"):
             recipes[entry.name[:-5]] = tomllib.loads(entry.read_text(encoding="utf-8"))
     return recipes

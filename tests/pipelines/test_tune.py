@@ -245,7 +245,9 @@ def test_ctrl_c_queues_the_trial_again_and_the_rerun_resumes_it(
     sample_dir: Path, tiny_overrides, tmp_path: Path
 ) -> None:
     storage = f"sqlite:///{tmp_path}/study.db"
+    # Many short epochs: under load the signal must still land while the trial is training.
     command = tune_command(sample_dir, storage, "interrupted", 1, tiny_overrides)
+    command += ["--set", "training.epochs=30", "--set", "training.patience=30"]
     worker = start_worker(command)
     try:
         wait_for_first_epoch(worker, storage, "interrupted")

@@ -98,12 +98,12 @@ def test_fit_predict_evaluate_on_generated_pairs(capsys, pairs_dir: Path, tmp_pa
     assert evaluated["test_f1"] == pytest.approx(metrics["test_f1"])
 
 
-def test_cross_entropy_and_cross_attention_through_set(capsys, pairs_dir: Path) -> None:
+def test_cross_entropy_and_the_siamese_model_through_set(capsys, pairs_dir: Path) -> None:
     summary = fit_json(capsys, ["msrp-plagiarism-noDE", "--data", str(pairs_dir), *sets(
-        [*TINY, "training.loss=cross_entropy", "model.interaction=cross",
-         "model.exact_match=false", "training.epochs=1"])])
+        [*TINY, "training.loss=cross_entropy", "model.interaction=siamese",
+         "model.exact_match=false", "model.overlap_features=false", "training.epochs=1"])])
     params = MlflowClient().get_run(summary["run_id"]).data.params
-    assert params["training.loss"] == "cross_entropy" and params["model.interaction"] == "cross"
+    assert params["training.loss"] == "cross_entropy" and params["model.interaction"] == "siamese"
 
 
 def test_de_recipe_with_adversarial_attention_alternative(capsys, pairs_dir: Path) -> None:
