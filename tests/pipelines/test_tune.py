@@ -178,6 +178,9 @@ def start_worker(command: list[str]) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        # A shell that starts pytest in the background (`cmd &`) ignores SIGINT, and the child
+        # would inherit that; Ctrl-C must reach the worker as it does in a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
