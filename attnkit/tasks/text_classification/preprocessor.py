@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 from tokenizers import Tokenizer
 
+from attnkit.data.labels import encode_split_labels
 from attnkit.data.pretrained import resolve_checkpoint
 from attnkit.data.splits import DataSplit
 from attnkit.data.tokenizers import load_tokenizer, train_word_tokenizer
@@ -90,20 +90,8 @@ class TextClassificationPreprocessor:
         return words or [""]
 
     def encode_labels(self, split: DataSplit) -> np.ndarray:
-        """Class indices for ``split``'s labels; an unknown label names its file and line."""
-        frame = split.frame
-        index = {label: i for i, label in enumerate(self.labels)}
-        unknown = frame.filter(pl.col("label").is_null() | ~pl.col("label").is_in(self.labels))
-        if unknown.height:
-            row = unknown.row(0, named=True)
-            found = "no label" if row["label"] is None else f"label {row['label']!r}"
-            raise DataError(
-                split.path,
-                f"{found} in the {split.name} split; expected one of {self.labels}",
-                line=row.get("_line"),
-                field="label",
-            )
-        return np.array([index[label] for label in frame["label"].to_list()], dtype="int32")
+        """Class indices of ``split``'s labels; an unknown label names its file and line."""
+        return encode_split_labels(split, self.labels)
 
     def to_dict(self) -> dict:
         return {
