@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import uuid
+import zipfile
 from pathlib import Path
 
 import keras
@@ -41,7 +46,9 @@ class BertEncoder(keras.layers.Layer):
     truncated encoder). Library choice: with ``cache_size > 0`` a frozen encoder
     (``trainable=False``) remembers the output of each distinct sequence it has run in eager
     mode, so a frozen BERT costs one forward pass per training text rather than one per epoch
-    (and per DE fitness evaluation).
+    (and per DE fitness evaluation). :meth:`use_disk_cache` also keeps those outputs in a
+    folder, keyed by a fingerprint of the weights, so later runs (other seeds, other
+    configurations) skip BERT for every text an earlier run saw.
 
     Args:
         vocabulary_size: int. Word-piece vocabulary size.
@@ -95,6 +102,7 @@ class BertEncoder(keras.layers.Layer):
         self.cache_size = cache_size
         self.supports_masking = True
         self._cache: dict[bytes, np.ndarray] = {}
+        self._disk_cache: Path | None = None
 
         self.word_embeddings = keras.layers.Embedding(vocabulary_size, hidden_size,
                                                       name="word_embeddings")
@@ -201,13 +209,76 @@ class BertEncoder(keras.layers.Layer):
                 fresh[keys[row]] = computed[position, : lengths[row]]
                 if len(self._cache) < self.cache_size:
                     self._cache[keys[row]] = fresh[keys[row]]
+            if self._disk_cache is not None:
+                self._store(fresh)
         output = np.zeros((*ids.shape, self.hidden_size), dtype="float32")
         for row, key in enumerate(keys):
             output[row, : lengths[row]] = fresh[key] if key in fresh else self._cache[key]
         return ops.convert_to_tensor(output)
 
     def clear_cache(self) -> None:
+        """Forget the cached outputs (in memory; a disk cache folder is detached, not deleted)."""
         self._cache.clear()
+        self._disk_cache = None
+
+    def fingerprint(self) -> str:
+        """A hash of everything the outputs depend on: the settings and every weight value."""
+        if not self.built:
+            self.build((None, None))
+        digest = hashlib.sha256(json.dumps({
+            "format": 1, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+            "num_heads": self.num_heads, "epsilon": self.epsilon, "cls_id": self.cls_id,
+            "sep_id": self.sep_id,
+        }, sort_keys=True).encode())
+        for variable in self.weights:
+            value = np.ascontiguousarray(ops.convert_to_numpy(variable), dtype=np.float32)
+            digest.update(str(value.shape).encode())
+            digest.update(value.tobytes())
+        return digest.hexdigest()[:24]
+
+    def use_disk_cache(self, directory: str | Path) -> Path:
+        """Keep the frozen-output cache in ``directory/<fingerprint>/`` too: load what earlier
+        runs stored there (up to ``cache_size`` sequences) and add every newly computed output
+        as it is made. Returns that folder. :meth:`load_checkpoint` detaches it, since the
+        weights change.
+
+        Example:
+            >>> bert.use_disk_cache(Path(".attnkit") / "cache" / "bert")  # doctest: +SKIP
+            PosixPath('.attnkit/cache/bert/5c1e...')
+        """
+        if not self.cache_size:
+            raise ConfigError("a disk cache needs cache_size > 0")
+        folder = Path(directory) / self.fingerprint()
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in sorted(folder.glob("*.npz")):
+            if len(self._cache) >= self.cache_size:
+                break
+            try:
+                with np.load(path) as stored:
+                    lengths, ids, vectors = stored["lengths"], stored["ids"], stored["vectors"]
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+                continue  # a file another process is writing, or not ours
+            ends = np.cumsum(lengths)
+            for end, length in zip(ends, lengths, strict=True):
+                key = ids[end - length:end].astype(np.int32).tobytes()
+                if key not in self._cache and len(self._cache) < self.cache_size:
+                    self._cache[key] = vectors[end - length:end]
+        self._disk_cache = folder
+        return folder
+
+    def _store(self, outputs: dict[bytes, np.ndarray]) -> None:
+        """Write newly computed outputs as one ``.npz`` file (atomically: write, then rename)."""
+        keys = list(outputs)
+        arrays = {
+            "lengths": np.array([len(outputs[key]) for key in keys], dtype=np.int64),
+            "ids": np.concatenate([np.frombuffer(key, dtype=np.int32) for key in keys]),
+            "vectors": np.concatenate([outputs[key] for key in keys]).astype(np.float32),
+        }
+        name = uuid.uuid4().hex
+        partial = self._disk_cache / f"{name}.part"
+        with open(partial, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(partial, self._disk_cache / f"{name}.npz")
 
     # --- weights from a Hugging Face checkpoint ---
     def load_checkpoint(self, checkpoint: str | Path) -> None:

@@ -320,3 +320,40 @@ def test_contextual_bert_embeddings_load_train_and_save(tmp_path: Path) -> None:
                                                       "model": {"bert_layers": 1}})
     with pytest.raises(ValueError, match="\\[CLS\\] and \\[SEP\\]"):
         tiny_model(bert_layers=1)
+
+
+def test_frozen_bert_outputs_persist_in_a_disk_cache_keyed_by_the_weights(tmp_path: Path) -> None:
+    source = bert_pair_model()
+    write_hf_checkpoint(source.get_layer("bert"), tmp_path / "ckpt")
+    recipe = {"preprocess": {"pretrained": str(tmp_path / "ckpt")}, "model": {"bert_layers": 1}}
+    inputs, _ = pair_problem(size=16)
+    first = bert_pair_model(freeze_embeddings=True)
+    TextPairTask().initialize_model(first, None, recipe)  # ATTNKIT_HOME is tmp_path/.attnkit
+    folder = first.get_layer("bert")._disk_cache
+    assert folder is not None and folder.parent == tmp_path / ".attnkit" / "cache" / "bert"
+    expected = first.predict(inputs, verbose=0)
+    assert list(folder.glob("*.npz")) and not list(folder.glob("*.part"))
+    (folder / "broken.npz").write_bytes(b"not a zip file")  # e.g. another process's leftovers
+
+    second = bert_pair_model(freeze_embeddings=True)
+    second.set_weights(first.get_weights())
+    TextPairTask().initialize_model(second, None, recipe)
+    bert = second.get_layer("bert")
+    assert bert._disk_cache == folder
+    assert len(bert._cache) == len(first.get_layer("bert")._cache)  # loaded before any call
+    bert._encode = None  # every text must now come from the cache, not from BERT
+    np.testing.assert_array_equal(second.predict(inputs, verbose=0), expected)
+
+    other = bert_pair_model()  # other weights: another fingerprint, another folder
+    write_hf_checkpoint(other.get_layer("bert"), tmp_path / "other")
+    third = bert_pair_model(freeze_embeddings=True)
+    TextPairTask().initialize_model(
+        third, None, {**recipe, "preprocess": {"pretrained": str(tmp_path / "other")}})
+    assert third.get_layer("bert")._disk_cache not in (None, folder)
+    assert not third.get_layer("bert")._cache
+
+    for trainable, switch in ((False, False), (True, True)):  # off by switch / fine-tuned BERT
+        model = bert_pair_model(freeze_embeddings=not trainable)
+        TextPairTask().initialize_model(
+            model, None, {**recipe, "training": {"bert_disk_cache": switch}})
+        assert model.get_layer("bert")._disk_cache is None

@@ -16,6 +16,7 @@ from attnkit.data.batches import BucketedBatches
 from attnkit.data.pretrained import load_word_embeddings, resolve_checkpoint
 from attnkit.data.splits import DataSplit, load_splits
 from attnkit.errors import AttnkitError, ConfigError, DataError
+from attnkit.pipelines.checkpoints import attnkit_home
 from attnkit.tasks.base import Task
 from attnkit.tasks.registry import register_model, register_task
 from attnkit.tasks.text_pairs.metrics import pair_metrics
@@ -72,7 +73,8 @@ class TextPairTask(Task):
         "pretrained": "",
         "positive_label": "1",
     }
-    training_defaults = {"loss": "focal", "focal_alpha": -1.0, "focal_gamma": 2.0}
+    training_defaults = {"loss": "focal", "focal_alpha": -1.0, "focal_gamma": 2.0,
+                         "bert_disk_cache": True}
 
     # --- data ---
     def _reader(self, data: Mapping[str, Any]):
@@ -137,12 +139,19 @@ class TextPairTask(Task):
 
     def initialize_model(self, model, preprocessor, recipe: Mapping[str, Any]) -> None:
         """Load the checkpoint named by ``preprocess.pretrained``: the whole BERT encoder when
-        the model runs one (``model.bert_layers``), else its input word embeddings."""
+        the model runs one (``model.bert_layers``), else its input word embeddings.
+
+        A frozen BERT with ``training.bert_disk_cache`` (default on) keeps its outputs under
+        ``$ATTNKIT_HOME/cache/bert`` so later runs reuse them."""
         pretrained = recipe["preprocess"]["pretrained"]
         if recipe["model"].get("bert_layers"):
             if not pretrained:
                 raise ConfigError("model.bert_layers needs preprocess.pretrained (a BERT checkpoint)")
-            model.get_layer("bert").load_checkpoint(resolve_checkpoint(pretrained))
+            bert = model.get_layer("bert")
+            bert.load_checkpoint(resolve_checkpoint(pretrained))
+            cache = {**self.training_defaults, **recipe.get("training", {})}["bert_disk_cache"]
+            if cache and not bert.trainable and bert.cache_size:
+                bert.use_disk_cache(attnkit_home() / "cache" / "bert")
             return
         if not pretrained:
             return
