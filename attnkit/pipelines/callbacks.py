@@ -37,21 +37,57 @@ class DevEvaluation(keras.callbacks.Callback):
         logs.update({f"dev_{name}": value for name, value in scores.items()})
 
 
+def epoch_metrics(logs: dict | None) -> dict[str, float]:
+    """The finite numeric entries of Keras epoch logs, as floats."""
+    items = (logs or {}).items()
+    metrics = {k: float(v) for k, v in items if np.isscalar(v) and not isinstance(v, str)}
+    return {k: v for k, v in metrics.items() if math.isfinite(v)}
+
+
 class MlflowEpochLogger(keras.callbacks.Callback):
-    """Log every numeric epoch metric to the active MLflow run, with the epoch as step."""
+    """Log every numeric epoch metric to the active MLflow run, with the epoch as step.
+
+    It runs after :class:`CheckpointAndEarlyStop`, so a process killed in between has a
+    checkpoint of an epoch whose metrics are not logged yet; :func:`log_unlogged_epoch`
+    logs them when the run resumes, and each epoch is logged exactly once.
+    """
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         import mlflow
 
-        metrics = {k: float(v) for k, v in (logs or {}).items() if np.isscalar(v)}
-        mlflow.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)}, step=epoch)
+        mlflow.log_metrics(epoch_metrics(logs), step=epoch)
+
+
+def log_unlogged_epoch(run_id: str, state: dict[str, Any]) -> bool:
+    """Log the checkpointed epoch's metrics (kept in ``state``) if the run lacks them.
+
+    Example:
+        >>> log_unlogged_epoch("0123", {"epoch": 0})  # no metrics kept: nothing to do
+        False
+    """
+    from mlflow import MlflowClient
+
+    logs = state.get("epoch_metrics") or {}
+    if not logs:
+        return False
+    client = MlflowClient()
+    probe = sorted(logs)[0]
+    if any(m.step == state["epoch"] for m in client.get_metric_history(run_id, probe)):
+        return False
+    import mlflow
+
+    mlflow.log_metrics(logs, step=state["epoch"])
+    return True
 
 
 class CheckpointAndEarlyStop(keras.callbacks.Callback):
     """Keep the best weights by ``monitor``, stop after ``patience`` epochs without gain, and
     save a resumable checkpoint (weights, optimizer variables, state) after every epoch.
 
-    ``state`` carries ``epoch``, ``best``, ``best_epoch`` and ``wait`` across a resume.
+    ``state`` carries ``epoch``, ``best``, ``best_epoch``, ``wait`` and the epoch's metrics
+    (``epoch_metrics``) across a resume. It must run before any callback with side effects
+    outside the process (MLflow logging, trial reports), so that those never get ahead of the
+    checkpoint that a resumed run starts from.
     """
 
     BEST = "best.weights.h5"
@@ -94,6 +130,7 @@ class CheckpointAndEarlyStop(keras.callbacks.Callback):
         else:
             self.state["wait"] = self.state.get("wait", 0) + 1
         self.state["epoch"] = epoch
+        self.state["epoch_metrics"] = epoch_metrics(logs)
         self.state["stopped_early"] = self.state["wait"] >= self.patience
         save_training_state(self.directory, self.model, self.state)
         if self.state["stopped_early"]:

@@ -7,6 +7,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,15 @@ from attnkit.data.shards import ShardedBatches
 from attnkit.errors import ConfigError
 from attnkit.pipelines import checkpoints, data_parallel
 from attnkit.pipelines.bundle import LoadedModel, temporary_bundle
-from attnkit.pipelines.callbacks import CheckpointAndEarlyStop, DevEvaluation, MlflowEpochLogger
+from attnkit.pipelines.callbacks import (
+    CheckpointAndEarlyStop,
+    DevEvaluation,
+    MlflowEpochLogger,
+    log_unlogged_epoch,
+)
 from attnkit.pipelines.distributed import is_main_process, join
 from attnkit.pipelines.interpretability import log_interpretability
+from attnkit.pipelines.interrupts import deferred_interrupts
 from attnkit.pipelines.recipes import flatten, load_recipe, to_toml
 from attnkit.pipelines.registry import check_names
 from attnkit.pipelines.registry import register as register_model
@@ -285,6 +292,7 @@ def fit(
             strategy.initialize(model, trainer, train_batches)  # e.g. DE initialisation
         else:
             checkpoints.restore_training_state(directory, trainer)
+            log_unlogged_epoch(run.info.run_id, state)  # killed between checkpoint and log
             _say(f"resuming run {run.info.run_id} after epoch {initial_epoch} ({directory})")
         if group is not None:
             data_parallel.synchronize(trainer, group, train_batches[0][0])
@@ -298,19 +306,22 @@ def fit(
         started = time.perf_counter()
         if not (state.get("stopped_early") or initial_epoch >= training["epochs"]):
             train_batches.epoch = initial_epoch
-            trainer.fit(
-                train_batches,
-                epochs=training["epochs"],
-                initial_epoch=initial_epoch,
-                callbacks=data_parallel.callbacks(group, [
-                    DevEvaluation(task, preprocessor, dev_batches, dev_targets),
-                    MlflowEpochLogger(),
-                    checkpointer,
-                    *callbacks,
-                ]),
-                verbose=_verbosity(verbose),
-                shuffle=False,  # the batches shuffle themselves, seeded per epoch (resumable)
-            )
+            # Ranks of a data-parallel run must stop together, so only one process defers.
+            with deferred_interrupts() if group is None else nullcontext() as stop:
+                trainer.fit(
+                    train_batches,
+                    epochs=training["epochs"],
+                    initial_epoch=initial_epoch,
+                    callbacks=data_parallel.callbacks(group, [
+                        DevEvaluation(task, preprocessor, dev_batches, dev_targets),
+                        checkpointer,  # before logging: MLflow never gets ahead of it
+                        MlflowEpochLogger(),
+                        *callbacks,
+                        *([stop] if stop is not None else []),  # last: the epoch is saved
+                    ]),
+                    verbose=_verbosity(verbose),
+                    shuffle=False,  # the batches shuffle themselves, seeded per epoch
+                )
         if group is not None:
             mlflow.set_tag("distributed.weights_sha256", data_parallel.check_in_sync(model, group))
         checkpointer.restore_best()

@@ -216,11 +216,6 @@ def assert_resumed(run_id: str) -> None:
     assert steps == list(range(len(steps))) and len(steps) > 1
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known race (issue 3, open): a SIGKILL between logging an epoch's metrics and writing its "
-    "checkpoint makes the retry log that epoch twice; seen on a loaded 2-core machine",
-)
 @pytest.mark.slow
 def test_a_killed_worker_leaves_a_usable_study_and_the_rerun_resumes_its_trial(
     sample_dir: Path, tiny_overrides, tmp_path: Path
@@ -248,11 +243,6 @@ def test_a_killed_worker_leaves_a_usable_study_and_the_rerun_resumes_its_trial(
     assert_resumed(killed.user_attrs[RUN_ATTR])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known problem (issue 3, open): on a loaded 2-core machine the worker sometimes does not "
-    "act on SIGINT within 120 s",
-)
 @pytest.mark.slow
 def test_ctrl_c_queues_the_trial_again_and_the_rerun_resumes_it(
     sample_dir: Path, tiny_overrides, tmp_path: Path
