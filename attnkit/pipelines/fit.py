@@ -155,9 +155,7 @@ def _score(loaded: LoadedModel, splits: dict, batch_size: int, best_epoch: int) 
 def _log_model(loaded: LoadedModel, splits: dict):
     bundle = temporary_bundle(loaded.model, loaded.task, loaded.preprocessor, loaded.recipe)
     try:
-        fields = list(loaded.task.input_fields)
-        example = splits["train"].frame.select(fields).head(3).to_pandas()
-        return log_attnkit_model(bundle, example)
+        return log_attnkit_model(bundle, loaded.task.input_example(splits["train"]))
     finally:
         shutil.rmtree(bundle.parent, ignore_errors=True)
 

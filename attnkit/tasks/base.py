@@ -125,6 +125,11 @@ class Task(abc.ABC):
         Raises :class:`attnkit.errors.AttnkitError` naming the record and field on bad input.
         """
 
+    def input_example(self, split: DataSplit, rows: int = 3) -> Any:
+        """A few raw inputs of ``split`` for the logged model's example (``parse_raw`` takes
+        them); the default is the first ``rows`` rows of its ``input_fields`` columns."""
+        return split.frame.select(list(self.input_fields)).head(rows).to_pandas()
+
     @abc.abstractmethod
     def format_outputs(
         self, preprocessor: Any, frame: pl.DataFrame, outputs: np.ndarray,
