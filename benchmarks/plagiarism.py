@@ -21,6 +21,7 @@ epoch of the recipe model took 530 s, with one thread 20-60 s (the other cores b
     python benchmarks/plagiarism.py --subset 300 --set training.epochs=1 \\
         --set strategy.generations=2 --seeds 0 --results /tmp/plagiarism-smoke.json  # smoke test
     python benchmarks/plagiarism.py --report
+    python benchmarks/plagiarism.py --merge /tmp/part-a.json /tmp/part-b.json  # parallel parts
 """
 
 from __future__ import annotations
@@ -72,6 +73,18 @@ def save(path: Path, results: dict) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(results, indent=1))
     temporary.replace(path)
+
+
+def merge(results: dict, paths: list[Path]) -> dict:
+    """Add the runs and baselines of other results files (e.g. parts run in parallel with
+    other ``--configs``) that ``results`` does not have yet."""
+    for path in paths:
+        other = load(path)
+        done = {(r["config"], r["seed"]) for r in results["runs"]}
+        results["runs"] += [r for r in other["runs"] if (r["config"], r["seed"]) not in done]
+        seeds = {b["seed"] for b in results["baseline"]}
+        results["baseline"] += [b for b in other["baseline"] if b["seed"] not in seeds]
+    return results
 
 
 def subset_data(source: Path, size: int) -> Path:
@@ -187,10 +200,18 @@ def main() -> None:
                         help="extra recipe override for every model run (strategy.* keys: DE runs)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the JSON results file")
     parser.add_argument("--report", action="store_true", help="only print the table")
+    parser.add_argument("--merge", nargs="+", type=Path, default=[],
+                        help="add the runs of these results files to --results, then report")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     args = parser.parse_args()
 
+    import torch
+
+    torch.set_num_threads(args.threads)
     results = load(args.results)
-    if not args.report:
+    if args.merge:
+        save(args.results, merge(results, args.merge))
+    elif not args.report:
         data = str(subset_data(Path(args.data), args.subset)) if args.subset else args.data
         done_baseline = {b["seed"] for b in results["baseline"]}
         for seed in args.seeds:

@@ -115,7 +115,9 @@ def test_saved_pair_models_reload_with_identical_predictions(tmp_path: Path) -> 
     inputs, labels = pair_problem(size=16)
     expected = {}
     for interaction in INTERACTIONS:
-        model = tiny_model(interaction=interaction, freeze_embeddings=True)
+        extras = {"overlap_features": True, "overlap_ngrams": 3, "embedding_similarity": True}
+        model = tiny_model(interaction=interaction, freeze_embeddings=True,
+                           **(extras if interaction == "cross" else {}))
         model.compile(optimizer="adam", loss=FocalLoss(alpha=0.25))
         model.train_on_batch(inputs, labels)  # weights differ from their initial values
         path = tmp_path / f"{interaction}.keras"
@@ -140,7 +142,8 @@ def test_saved_pair_models_reload_with_identical_predictions(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [({"interaction": "both"}, "interaction"), ({"num_classes": 1}, "num_classes"),
-     ({"vocabulary_size": 2}, "vocabulary_size")],
+     ({"vocabulary_size": 2}, "vocabulary_size"), ({"overlap_ngrams": 4}, "overlap_ngrams"),
+     ({"overlap_ngrams": 0}, "overlap_ngrams")],
 )
 def test_bad_model_arguments(overrides: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -254,7 +257,7 @@ def test_overlap_statistics_by_hand() -> None:
     stats = keras.ops.convert_to_numpy(overlap_statistics(
         exact_match_feature(ids_a, ids_b), exact_match_feature(ids_b, ids_a), ids_a != 0, ids_b != 0))
     np.testing.assert_allclose(stats, [[1 / 4, 1 / 2, 2 / 4], [0.0, 0.0, 1 / 3]], atol=1e-6)
-    model = tiny_model(overlap_features=True)
+    model = tiny_model(overlap_features=True, overlap_ngrams=3, embedding_similarity=True)
     inputs, labels = pair_problem(size=32)
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy")
     history = model.fit(inputs, labels, epochs=5, batch_size=16, verbose=0)
@@ -357,3 +360,25 @@ def test_frozen_bert_outputs_persist_in_a_disk_cache_keyed_by_the_weights(tmp_pa
         TextPairTask().initialize_model(
             model, None, {**recipe, "training": {"bert_disk_cache": switch}})
         assert model.get_layer("bert")._disk_cache is None
+
+
+def test_ngram_overlap_and_mean_cosine_by_hand() -> None:
+    from attnkit.tasks.text_pairs.model import mean_cosine, ngram_ids, ngram_overlap
+
+    ids_a = np.array([[3, 4, 5, 6], [7, 0, 0, 0], [5, 6, 5, 6]])
+    ids_b = np.array([[3, 4, 9, 0], [7, 8, 0, 0], [6, 5, 6, 0]])
+    bigrams = keras.ops.convert_to_numpy(ngram_ids(ids_a, 2))
+    assert bigrams.shape == (3, 3) and np.all(bigrams[1] == 0)  # padding never forms an n-gram
+    assert bigrams[2, 0] == bigrams[2, 2] != bigrams[2, 1]
+    # a's bigrams 34 45 56 / b's 34 49: 1 of 3 and 1 of 2; (7, 8) has no partner in a;
+    # 56 65 56 / 65 56: all of them found both ways.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ngram_overlap(ids_a, ids_b, 2)),
+                               [[1 / 3, 1 / 2], [0, 0], [1, 1]], atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ngram_overlap(ids_a, ids_b, 3)),
+                               [[0, 0], [0, 0], [1 / 2, 1]], atol=1e-6)
+    x = np.random.default_rng(0).normal(size=(3, 4, 5)).astype("float32")
+    y = x.copy()
+    y[1, 1:] = 100.0  # padding positions of row 1 do not count
+    y[2] = -x[2]
+    cosine = keras.ops.convert_to_numpy(mean_cosine(x, y, ids_a != 0, ids_a != 0))[:, 0]
+    np.testing.assert_allclose(cosine, [1.0, 1.0, -1.0], atol=1e-5)

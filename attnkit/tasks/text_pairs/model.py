@@ -36,6 +36,48 @@ def overlap_statistics(match_a, match_b, mask_a, mask_b):
     return ops.concatenate([share_a, share_b, ratio], axis=-1)
 
 
+NGRAM_BASE = 2**20  # n-gram ids combine token ids below this (any word-piece vocabulary)
+MAX_NGRAM = 3
+
+
+def ngram_ids(token_ids, n: int):
+    """(batch, time - n + 1) int64 ids of each run of ``n`` tokens, 0 where it touches padding
+    (ids must be below ``NGRAM_BASE``; ``n`` up to ``MAX_NGRAM``)."""
+    token_ids = ops.cast(token_ids, "int64")
+    if n == 1:
+        return token_ids
+    combined = ops.zeros_like(token_ids[:, : 1 - n])
+    real = ops.ones_like(combined, dtype="bool")
+    for offset in range(n):
+        part = token_ids[:, offset : offset + 1 - n or None]
+        combined = combined * NGRAM_BASE + part
+        real = ops.logical_and(real, ops.not_equal(part, 0))
+    return ops.where(real, combined, ops.zeros_like(combined))
+
+
+def ngram_overlap(ids_a, ids_b, n: int):
+    """(batch, 2): the share of a's n-grams found in b and of b's n-grams found in a."""
+    grams_a, grams_b = ngram_ids(ids_a, n), ngram_ids(ids_b, n)
+    shares = []
+    for grams, other in ((grams_a, grams_b), (grams_b, grams_a)):
+        found = ops.sum(exact_match_feature(grams, other)[..., 0], axis=1, keepdims=True)
+        count = ops.sum(ops.cast(ops.not_equal(grams, 0), "float32"), axis=1, keepdims=True)
+        shares.append(found / ops.maximum(count, 1.0))
+    return ops.concatenate(shares, axis=-1)
+
+
+def mean_cosine(x_a, x_b, mask_a, mask_b):
+    """(batch, 1): cosine similarity of the two texts' mean (unpadded) embeddings."""
+    def mean(x, mask):
+        x = ops.convert_to_tensor(x)
+        weights = ops.cast(mask, x.dtype)[..., None]
+        return ops.sum(x * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    mean_a, mean_b = mean(x_a, mask_a), mean(x_b, mask_b)
+    norms = ops.norm(mean_a, axis=-1, keepdims=True) * ops.norm(mean_b, axis=-1, keepdims=True)
+    return ops.sum(mean_a * mean_b, axis=-1, keepdims=True) / ops.maximum(norms, 1e-6)
+
+
 @register
 class AttentionPairClassifier(keras.Model):
     """Two texts -> shared embedding -> shared BiLSTM -> shared additive attention pooling ->
@@ -51,7 +93,10 @@ class AttentionPairClassifier(keras.Model):
     Library choices: ``exact_match`` appends to each token's embedding whether it occurs in
     the other text (a lexical-overlap signal, as in DrQA); ``overlap_features`` also gives
     the head the pair's unigram overlap shares and length ratio (see
-    :func:`overlap_statistics`); ``interaction="cross"`` adds the
+    :func:`overlap_statistics`), and with ``overlap_ngrams = N`` the overlap shares of its
+    2..N-grams too; ``embedding_similarity`` gives the head the cosine of the two texts' mean
+    embeddings (with contextual BERT embeddings, the similarity sentence encoders such as
+    all-MiniLM-L6-v2 are trained for); ``interaction="cross"`` adds the
     spec's alternative, soft alignment of each text over the other (ESIM-style
     ``[h; h~; h - h~; h * h~]`` composed by a dense layer) before pooling. The attention layer
     (named ``"attention_head"``, called once per text) exposes the logits hook, so the
@@ -74,6 +119,9 @@ class AttentionPairClassifier(keras.Model):
         interaction: ``"siamese"`` (pool each text on its own) or ``"cross"`` (align first).
         exact_match: bool. Add the exact-match feature to the embeddings.
         overlap_features: bool. Add the overlap statistics to the pair features.
+        overlap_ngrams: int. With ``overlap_features``, also the overlap shares of 2..N-grams
+            (1 = unigrams only; at most 3).
+        embedding_similarity: bool. Add the cosine of the mean embeddings to the pair features.
         hidden_units: int. Dense ReLU layer before the softmax (0 = none).
         dropout: float. Dropout after the embeddings, the encoder and on the pair features.
 
@@ -96,6 +144,8 @@ class AttentionPairClassifier(keras.Model):
         interaction: str = "siamese",
         exact_match: bool = True,
         overlap_features: bool = False,
+        overlap_ngrams: int = 1,
+        embedding_similarity: bool = False,
         hidden_units: int = 64,
         dropout: float = 0.2,
         bert_layers: int = 0,
@@ -113,6 +163,8 @@ class AttentionPairClassifier(keras.Model):
                 "bert_layers needs a tokenizer with [CLS] and [SEP] tokens: set "
                 "preprocess.pretrained to a BERT checkpoint"
             )
+        if not 1 <= overlap_ngrams <= MAX_NGRAM:
+            raise ValueError(f"overlap_ngrams must be in [1, {MAX_NGRAM}], got {overlap_ngrams}")
         if interaction not in INTERACTIONS:
             raise ValueError(f"interaction must be one of {INTERACTIONS}, got {interaction!r}")
         if num_classes < 2:
@@ -141,6 +193,7 @@ class AttentionPairClassifier(keras.Model):
         ids_a, ids_b = ids["token_ids_a"], ids["token_ids_b"]
         mask_a, mask_b = ops.not_equal(ids_a, 0), ops.not_equal(ids_b, 0)
         x_a, x_b = embedding(ids_a), embedding(ids_b)
+        similarity = mean_cosine(x_a, x_b, mask_a, mask_b) if embedding_similarity else None
         match_a, match_b = exact_match_feature(ids_a, ids_b), exact_match_feature(ids_b, ids_a)
         if exact_match:
             x_a = ops.concatenate([x_a, match_a], axis=-1)
@@ -159,8 +212,11 @@ class AttentionPairClassifier(keras.Model):
         features = ops.concatenate([v_a, v_b, ops.abs(v_a - v_b), v_a * v_b], axis=-1)
         features = keras.layers.Dropout(dropout, name="head_dropout")(features)
         if overlap_features:
-            overlap = overlap_statistics(match_a, match_b, mask_a, mask_b)
-            features = ops.concatenate([features, overlap], axis=-1)
+            overlap = [overlap_statistics(match_a, match_b, mask_a, mask_b)]
+            overlap += [ngram_overlap(ids_a, ids_b, n) for n in range(2, overlap_ngrams + 1)]
+            features = ops.concatenate([features, *overlap], axis=-1)
+        if similarity is not None:
+            features = ops.concatenate([features, similarity], axis=-1)
         if hidden_units:
             features = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(features)
         probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(
@@ -180,6 +236,8 @@ class AttentionPairClassifier(keras.Model):
         self.interaction = interaction
         self.exact_match = exact_match
         self.overlap_features = overlap_features
+        self.overlap_ngrams = overlap_ngrams
+        self.embedding_similarity = embedding_similarity
         self.hidden_units = hidden_units
         self.dropout = dropout
         self.bert_layers = bert_layers
@@ -215,6 +273,8 @@ class AttentionPairClassifier(keras.Model):
             "interaction": self.interaction,
             "exact_match": self.exact_match,
             "overlap_features": self.overlap_features,
+            "overlap_ngrams": self.overlap_ngrams,
+            "embedding_similarity": self.embedding_similarity,
             "hidden_units": self.hidden_units,
             "dropout": self.dropout,
             "bert_layers": self.bert_layers,
