@@ -36,6 +36,7 @@ from attnkit.pipelines.tracking import configure_tracking, log_attnkit_model
 from attnkit.seeding import seed_everything
 from attnkit.tasks.registry import get_model_builder, get_task
 from attnkit.training import get_strategy
+from attnkit.training.strategies import FitContext
 
 LOWER_IS_BETTER = ("loss",)
 
@@ -283,6 +284,8 @@ def fit(
     resumed_from = state.get("epoch") if initial_epoch else None
 
     try:
+        strategy.bind(FitContext(task, preprocessor, resolved, dev_batches, dev_targets,
+                                 monitor, mode, directory))
         if initial_epoch == 0:
             _log_run_start(resolved, task, key, splits["train"].frame.height)
             if group is not None:

@@ -18,7 +18,12 @@ from attnkit.errors import ConfigError
 _TASKS: dict[str, type] = {}
 _BUILDERS: dict[str, dict[str, Callable[..., Any]]] = {}
 # Modules that register tasks and builders when imported; a new task family adds its own.
-TASK_MODULES = ("attnkit.tasks.text_classification", "attnkit.tasks.text_pairs", "attnkit.recsys")
+TASK_MODULES = (
+    "attnkit.tasks.text_classification",
+    "attnkit.tasks.text_pairs",
+    "attnkit.tasks.absa",
+    "attnkit.recsys",
+)
 
 
 def register_task(cls: type) -> type:

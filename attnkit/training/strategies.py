@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import keras
@@ -23,6 +25,23 @@ import keras
 from attnkit.errors import ConfigError
 
 _STRATEGIES: dict[str, type[TrainingStrategy]] = {}
+
+
+@dataclass
+class FitContext:
+    """What ``fit`` knows about a run, for strategies that train more than once (PSS's
+    extraction rounds): the task and preprocessor, the resolved recipe, the dev batches and
+    targets with the monitored metric (``monitor``, ``mode`` "max" or "min"), and the run's
+    checkpoint folder (``None`` where there is none), which survives a resume."""
+
+    task: Any
+    preprocessor: Any
+    recipe: Mapping[str, Any]
+    dev_batches: Any
+    dev_targets: Any
+    monitor: str
+    mode: str
+    checkpoint_dir: Path | None = None
 
 
 def register_strategy(cls: type[TrainingStrategy]) -> type[TrainingStrategy]:
@@ -49,6 +68,10 @@ class TrainingStrategy:
         the MLflow run and never on a resumed run; ``train_batches`` are the training batches.
         The default does nothing.
         """
+
+    def bind(self, context: FitContext) -> None:
+        """Receive the run's :class:`FitContext`; ``fit`` calls it after ``prepare`` and
+        before ``initialize``, on new and resumed runs alike. The default ignores it."""
 
 
 register_strategy(TrainingStrategy)

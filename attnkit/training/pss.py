@@ -1,0 +1,342 @@
+"""Progressive self-supervised attention learning (PSS; Tang et al. 2019, Su et al. 2021).
+
+A training strategy for any model that exposes its attention over context positions:
+``model.with_attention(inputs, training)`` returns ``(probabilities, attention (B, n))`` and
+``model.attention_inputs`` names the inputs holding the token ids and the attention mask
+(the ABSA models, :class:`attnkit.tasks.absa.inputs.AttentionExposingModel`). The batches
+must carry each example's row in the training split under ``"row"``.
+
+Before the first epoch, ``initialize`` runs ``rounds`` extraction rounds: each trains the
+model afresh (from the same initial weights) on the training data with every word extracted
+so far erased (token id and attention mask set to 0), keeps the epoch with the best dev
+metric (``fit``'s monitor, on the dev split carved from train), runs the training data
+through it once more without dropout (``extract_from = "inference"``; ``"train_pass"`` uses
+the attention recorded while training that epoch, as the released code does) and extracts
+one word per peaked instance (:mod:`attnkit.training.pss_extraction`). ``fit`` then trains
+the model from the same initial weights on the original data with
+
+    loss = CE + weight * mean_batch sum_i (alpha_i * amask_i - avalue_i)^2.
+
+The words extracted per round go to MLflow (``pss/round_<k>.tsv``, ``pss/summary.json``) with
+per-round metrics; the extraction is saved in the run's checkpoint folder, so a resumed run
+keeps its regulariser targets.
+
+Example:
+    >>> strategy = get_strategy("pss", {"rounds": 2, "weight": 0.5})
+    >>> strategy.name, strategy.rounds, strategy.entropy_threshold
+    ('pss', 2, 4.0)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import torch
+
+from attnkit.errors import ConfigError
+from attnkit.training.pss_extraction import Extraction, extract_words
+from attnkit.training.strategies import FitContext, TrainingStrategy, register_strategy
+
+ROW_KEY = "row"
+EXTRACT_FROM = ("inference", "train_pass")
+EXTRACTION_FILE = "pss_extraction.json"
+
+
+def _erase(inputs: dict, names: tuple[str, str], table: torch.Tensor | None) -> dict:
+    """``inputs`` with the token ids and the attention mask zeroed where ``table`` (rows,
+    length) marks an erased word of the batch's rows."""
+    erased = {name: keras.ops.convert_to_tensor(value) for name, value in inputs.items()}
+    if table is None:
+        return erased
+    rows = erased[ROW_KEY].to(device=table.device, dtype=torch.long)
+    for name in names:
+        values = erased[name]
+        keep = 1 - table[rows, : values.shape[1]].to(device=values.device, dtype=values.dtype)
+        erased[name] = values * keep
+    return erased
+
+
+class _RowTrainer(keras.Model):
+    """Trains ``inner`` through ``with_attention`` on batches that carry ``row``.
+
+    ``erase`` (rows, length) erases extracted words (extraction rounds); ``targets`` =
+    ``(amask, avalue, weight)`` adds the PSS attention regulariser (final training);
+    ``record`` keeps each row's attention and correctness of the latest epoch.
+    """
+
+    def __init__(self, inner: keras.Model, name: str) -> None:
+        super().__init__(name=name)
+        self.inner = inner
+        self.erase_table: torch.Tensor | None = None
+        self.targets: tuple[torch.Tensor, torch.Tensor, float] | None = None
+        self.record: dict[int, tuple[np.ndarray, bool]] | None = None
+        self.ce_tracker = keras.metrics.Mean(name="ce")
+        self.attention_tracker = keras.metrics.Mean(name="attention_loss")
+        self.built = True
+
+    def call(self, inputs, training: bool = False):
+        return self.inner(_erase(inputs, self.inner.attention_inputs, self.erase_table),
+                          training=training)
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if sample_weight is not None:
+            raise ValueError("PSS training does not support sample weights")
+        if not isinstance(x, dict) or ROW_KEY not in x:
+            raise ConfigError(f"PSS needs batches whose inputs carry {ROW_KEY!r}")
+        x = _erase(x, self.inner.attention_inputs, self.erase_table)
+        self.zero_grad()
+        y_pred, attention = self.inner.with_attention(x, training=True)
+        ce = self.compute_loss(x=x, y=y, y_pred=y_pred)
+        total = ce
+        penalty = torch.zeros((), device=ce.device)
+        if self.targets is not None:
+            amask, avalue, weight = self.targets
+            rows = x[ROW_KEY].to(device=amask.device, dtype=torch.long)
+            length = attention.shape[1]
+            picked_mask = amask[rows, :length].to(device=attention.device, dtype=attention.dtype)
+            picked_value = avalue[rows, :length].to(device=attention.device, dtype=attention.dtype)
+            gap = attention * picked_mask - picked_value
+            penalty = (gap**2).sum(dim=1).mean()
+            penalty = penalty.to(ce.dtype)
+            total = ce + weight * penalty
+        if self.record is not None:
+            self._remember(x, y, y_pred, attention)
+        self.optimizer.scale_loss(total).backward()
+        trainable = self.trainable_weights
+        gradients = [variable.value.grad for variable in trainable]
+        with torch.no_grad():
+            self.optimizer.apply(gradients, trainable)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(total.detach())
+            elif metric.name == "ce":
+                metric.update_state(ce.detach())
+            elif metric.name == "attention_loss":
+                metric.update_state(penalty.detach())
+            else:
+                metric.update_state(y, y_pred)
+        return self.get_metrics_result()
+
+    def _remember(self, x, y, y_pred, attention) -> None:
+        weights = attention.detach().cpu().numpy()
+        right = y_pred.detach().cpu().numpy().argmax(axis=1) == np.asarray(keras.ops.convert_to_numpy(y))
+        for k, row in enumerate(keras.ops.convert_to_numpy(x[ROW_KEY])):
+            self.record[int(row)] = (weights[k], bool(right[k]))
+
+
+def _inference_pass(model: keras.Model, batches: Any, erase: torch.Tensor | None):
+    """Each training row's attention and correctness from one pass without dropout."""
+    rows, attention, correct, tokens = [], [], [], []
+    names = model.attention_inputs
+    with torch.no_grad():
+        for index in range(len(batches)):
+            x, y = batches[index][:2]
+            x = _erase(x, names, erase)
+            probabilities, weights = model.with_attention(x, training=False)
+            weights = keras.ops.convert_to_numpy(weights)
+            predicted = keras.ops.convert_to_numpy(probabilities).argmax(axis=1)
+            ids = keras.ops.convert_to_numpy(x[names[0]])
+            for k, row in enumerate(keras.ops.convert_to_numpy(x[ROW_KEY])):
+                rows.append(int(row))
+                attention.append(weights[k])
+                correct.append(bool(predicted[k] == y[k]))
+                tokens.append(ids[k])
+    return rows, attention, np.array(correct), tokens
+
+
+@register_strategy
+class ProgressiveSelfSupervisedAttention(TrainingStrategy):
+    """PSS: ``rounds`` extraction rounds, then training with the attention regulariser.
+
+    Args:
+        rounds: int. Extraction rounds K (the paper: 5). 0 trains with CE only.
+        entropy_threshold: float. Bits below which an instance's attention is trusted (4.0).
+        weight: float. Lambda of the regulariser (TNet-ATT: 0.5 on Restaurants; MN: 1.0).
+        round_epochs: int. Epochs per extraction round (0: ``training.epochs``).
+        round_patience: int. Early-stopping patience of a round (-1: ``training.patience``).
+        extract_from: ``"inference"`` (a clean pass after training) or ``"train_pass"``
+            (the attention recorded during the selected epoch's training pass, as released).
+    """
+
+    name = "pss"
+
+    def __init__(
+        self,
+        rounds: int = 5,
+        entropy_threshold: float = 4.0,
+        weight: float = 0.5,
+        round_epochs: int = 0,
+        round_patience: int = -1,
+        extract_from: str = "inference",
+    ) -> None:
+        if rounds < 0:
+            raise ConfigError(f"strategy.rounds must be >= 0, got {rounds}")
+        if entropy_threshold <= 0:
+            raise ConfigError(f"strategy.entropy_threshold must be positive, got {entropy_threshold}")
+        if weight < 0:
+            raise ConfigError(f"strategy.weight must be >= 0, got {weight}")
+        if extract_from not in EXTRACT_FROM:
+            raise ConfigError(f"strategy.extract_from must be one of {EXTRACT_FROM}, got "
+                              f"{extract_from!r}")
+        self.rounds = rounds
+        self.entropy_threshold = entropy_threshold
+        self.weight = weight
+        self.round_epochs = round_epochs
+        self.round_patience = round_patience
+        self.extract_from = extract_from
+        self.context: FitContext | None = None
+        self.trainer: _RowTrainer | None = None
+        self.extraction = Extraction()
+        self.round_seconds: list[float] = []
+
+    # --- strategy hooks ---
+    def prepare(self, model: keras.Model, task: Any) -> keras.Model:
+        if not (hasattr(model, "with_attention") and hasattr(model, "attention_inputs")):
+            raise ConfigError(
+                f"training.strategy='pss' needs a model that exposes its attention "
+                f"(with_attention, attention_inputs); {type(model).__name__} does not"
+            )
+        self.trainer = _RowTrainer(model, "pss_trainer")
+        return self.trainer
+
+    def bind(self, context: FitContext) -> None:
+        self.context = context
+        saved = self._saved_extraction()
+        if saved is not None and saved.is_file():  # a resumed run keeps its targets
+            state = json.loads(saved.read_text(encoding="utf-8"))
+            self.extraction = Extraction.from_json(json.dumps(state["words"]))
+            self._set_targets(int(state["rows"]), self._length())
+
+    def initialize(self, model: keras.Model, trainer: keras.Model, train_batches: Any) -> None:
+        if self.context is None:
+            raise ConfigError("PSS needs fit's context (strategy.bind) before initialize")
+        initial = model.get_weights()
+        rows, length = int(train_batches.size), self._length()
+        self.extraction = Extraction()
+        for round_index in range(1, self.rounds + 1):
+            started = time.perf_counter()
+            model.set_weights(initial)
+            erase = torch.as_tensor(self.extraction.erase_mask(rows, length))
+            best = self._train_round(model, erase, train_batches, round_index)
+            words = extract_words(best[1], best[2], self.entropy_threshold, round_index,
+                                  rows=best[0], token_ids=best[3])
+            self.extraction.add(words)
+            self.round_seconds.append(time.perf_counter() - started)
+            self._log_round(round_index, words)
+        model.set_weights(initial)
+        train_batches.epoch = 0
+        self._set_targets(rows, length)
+        saved = self._saved_extraction()
+        if saved is not None:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            state = {"rows": rows, "words": json.loads(self.extraction.to_json())}
+            saved.write_text(json.dumps(state), encoding="utf-8")
+        self._log_summary()
+
+    # --- rounds ---
+    def _train_round(self, model, erase, train_batches, round_index: int):
+        context = self.context
+        training = context.recipe["training"]
+        epochs = self.round_epochs or training["epochs"]
+        patience = training["patience"] if self.round_patience < 0 else self.round_patience
+        trainer = _RowTrainer(model, f"pss_round_{round_index}")
+        trainer.erase_table = erase
+        trainer.record = {} if self.extract_from == "train_pass" else None
+        optimizer = self.trainer.optimizer
+        trainer.compile(
+            optimizer=optimizer.__class__.from_config(optimizer.get_config()),
+            loss=context.task.loss(context.recipe),
+            metrics=context.task.keras_metrics(),
+        )
+        better = (lambda a, b: a > b) if context.mode == "max" else (lambda a, b: a < b)
+        best_score, best_weights, best_record, wait = None, None, None, 0
+        train_batches.epoch = 0
+        for epoch in range(epochs):
+            trainer.fit(train_batches, epochs=1, verbose=0, shuffle=False)
+            outputs = context.dev_batches.unsort(model.predict(context.dev_batches, verbose=0))
+            scores = context.task.score(context.preprocessor, context.dev_targets, outputs)
+            score = scores[context.monitor.removeprefix("dev_")]
+            self._say(f"PSS round {round_index} epoch {epoch + 1}: {context.monitor} {score:.4f}")
+            if best_score is None or better(score, best_score):
+                best_score, best_weights, wait = score, model.get_weights(), 0
+                best_record = dict(trainer.record) if trainer.record is not None else None
+            else:
+                wait += 1
+                if wait > patience:
+                    break
+            if trainer.record is not None:
+                trainer.record = {}
+        model.set_weights(best_weights)
+        self._last_score = best_score
+        if best_record is None:
+            return _inference_pass(model, train_batches, erase)
+        rows = sorted(best_record)
+        ids = {}
+        for index in range(len(train_batches)):
+            x = _erase(train_batches[index][0], model.attention_inputs, erase)
+            for k, row in enumerate(keras.ops.convert_to_numpy(x[ROW_KEY])):
+                ids[int(row)] = keras.ops.convert_to_numpy(x[model.attention_inputs[0]])[k]
+        return (rows, [best_record[r][0] for r in rows],
+                np.array([best_record[r][1] for r in rows]), [ids[r] for r in rows])
+
+    # --- helpers ---
+    def _set_targets(self, rows: int, length: int) -> None:
+        amask, avalue = self.extraction.targets(rows, length)
+        if self.trainer is not None:
+            self.trainer.targets = (torch.as_tensor(amask), torch.as_tensor(avalue),
+                                    float(self.weight))
+
+    def _length(self) -> int:
+        """The longest sequence a batch may hold (the preprocessor's maximum length)."""
+        return int(getattr(self.context.preprocessor, "max_length", 512))
+
+    def _saved_extraction(self) -> Path | None:
+        directory = self.context.checkpoint_dir if self.context is not None else None
+        return None if directory is None else Path(directory) / EXTRACTION_FILE
+
+    def _say(self, message: str) -> None:
+        print(f"[attnkit] {message}", flush=True)
+
+    def _log_round(self, round_index: int, words) -> None:
+        import mlflow
+
+        active = sum(word.active for word in words)
+        self._say(f"PSS round {round_index}: {active} active, {len(words) - active} misleading "
+                  f"words extracted ({self.round_seconds[-1]:.1f} s)")
+        if mlflow.active_run() is None:
+            return
+        mlflow.log_metrics({
+            "pss_round_active_words": float(active),
+            "pss_round_misleading_words": float(len(words) - active),
+            f"pss_round_{self.context.monitor}": float(self._last_score),
+            "pss_round_seconds": self.round_seconds[-1],
+        }, step=round_index)
+        decode = getattr(self.context.preprocessor, "id_to_token", None)
+        lines = ["row\tposition\ttoken\tkind\tentropy"]
+        for word in words:
+            token = decode(word.token_id) if decode is not None else str(word.token_id)
+            kind = "active" if word.active else "misleading"
+            lines.append(f"{word.row}\t{word.position}\t{token}\t{kind}\t{word.entropy:.4f}")
+        mlflow.log_text("\n".join(lines) + "\n", f"pss/round_{round_index}.tsv")
+
+    def _log_summary(self) -> None:
+        import mlflow
+
+        if mlflow.active_run() is None:
+            return
+        summary = {
+            "rounds": self.rounds,
+            "entropy_threshold": self.entropy_threshold,
+            "weight": self.weight,
+            "extract_from": self.extract_from,
+            "words_per_round": self.extraction.summary(),
+            "round_seconds": self.round_seconds,
+        }
+        mlflow.log_text(json.dumps(summary, indent=2), "pss/summary.json")
+        mlflow.log_metric("pss_extraction_seconds", float(sum(self.round_seconds)))

@@ -1,0 +1,164 @@
+"""MemNet and TNet-ATT: shapes, attention over the context only, a few training steps lower
+the loss, save and reload (also in a fresh process) with identical predictions; the small
+layers (position weights, aspect query, CPT-AS) and the preprocessor's spans and windows."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from attnkit.data.splits import DataSplit
+from attnkit.tasks.absa import AbsaPreprocessor, AspectSentimentTask, MemNet, TNetATT
+from attnkit.tasks.absa.layers import AspectPositions, AspectQuery
+from attnkit.tasks.absa.preprocessor import window
+from attnkit.tasks.absa.sample_data import sample_examples
+
+MODELS = {
+    "memnet": lambda v: MemNet(vocabulary_size=v, num_classes=3, embedding_dim=8, hops=2),
+    "memnet-separate": lambda v: MemNet(vocabulary_size=v, num_classes=3, embedding_dim=8,
+                                        tables="separate"),
+    "tnet": lambda v: TNetATT(vocabulary_size=v, num_classes=3, embedding_dim=8, units=4,
+                              freeze_embeddings=False, dropout=0.0),
+}
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    keras.utils.set_random_seed(5)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """A batch of generated examples (one word decides the polarity), as model inputs."""
+    import polars as pl
+
+    task = AspectSentimentTask()
+    rows = sample_examples(48, seed=0)
+    frame = pl.DataFrame([{**row, "sid": str(i), "_line": None} for i, row in enumerate(rows)])
+    split = DataSplit("train", Path("generated"), frame)
+    preprocessor = task.fit_preprocessor(split, task.preprocess_defaults)
+    batches = task.batches(preprocessor, split, 48, shuffle=False, seed=0)
+    inputs, labels = batches[0]
+    return preprocessor, inputs, labels
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_attention_covers_the_context_only(problem, name):
+    preprocessor, inputs, _ = problem
+    model = MODELS[name](preprocessor.vocabulary_size)
+    probabilities, attention = model.with_attention(inputs)
+    probabilities, attention = keras.ops.convert_to_numpy(probabilities), keras.ops.convert_to_numpy(attention)
+    assert probabilities.shape == (48, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    context = inputs["context_mask"].astype(bool)
+    assert np.all(attention[~context] == 0.0)  # aspect tokens and padding get no weight
+    np.testing.assert_allclose(attention.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_few_steps_lower_the_loss(problem, name):
+    preprocessor, inputs, labels = problem
+    model = MODELS[name](preprocessor.vocabulary_size)
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy")
+    before = float(model.evaluate(inputs, labels, verbose=0))
+    for _ in range(15):
+        model.train_on_batch(inputs, labels)
+    assert float(model.evaluate(inputs, labels, verbose=0)) < before - 0.05
+
+
+FRESH_PROCESS = """
+import json, sys
+import numpy as np
+import attnkit, keras
+inputs = dict(np.load(sys.argv[1]))
+answers = {}
+for path in sys.argv[2:]:
+    model = keras.saving.load_model(path)
+    probabilities, attention = model.with_attention(inputs)
+    answers[path] = [keras.ops.convert_to_numpy(probabilities).tolist(),
+                     keras.ops.convert_to_numpy(attention).tolist()]
+print(json.dumps(answers))
+"""
+
+
+def test_saved_models_reload_with_identical_predictions(problem, tmp_path):
+    preprocessor, inputs, labels = problem
+    expected = {}
+    for name, build in MODELS.items():
+        model = build(preprocessor.vocabulary_size)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.train_on_batch(inputs, labels)
+        path = tmp_path / f"{name}.keras"
+        model.save(path)
+        expected[str(path)] = [keras.ops.convert_to_numpy(t) for t in model.with_attention(inputs)]
+        reloaded = keras.saving.load_model(path)
+        assert type(reloaded) is type(model) and reloaded.get_config() == model.get_config()
+        np.testing.assert_array_equal(reloaded.predict(inputs, verbose=0),
+                                      model.predict(inputs, verbose=0))
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    completed = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, str(tmp_path / "inputs.npz"), *expected],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    answers = json.loads(completed.stdout.strip().splitlines()[-1])
+    for path, (probabilities, attention) in expected.items():
+        np.testing.assert_allclose(np.array(answers[path][0], "float32"), probabilities, atol=1e-6)
+        np.testing.assert_allclose(np.array(answers[path][1], "float32"), attention, atol=1e-6)
+
+
+def test_erased_word_embeds_as_zero_and_gets_no_attention(problem):
+    preprocessor, inputs, _ = problem
+    model = MODELS["tnet"](preprocessor.vocabulary_size)
+    erased = {key: np.array(value) for key, value in inputs.items()}
+    position = int(np.argmax(erased["context_mask"][0]))
+    erased["sentence_ids"][0, position] = 0
+    erased["context_mask"][0, position] = 0
+    attention = keras.ops.convert_to_numpy(model.with_attention(erased)[1])
+    assert attention[0, position] == 0.0
+    np.testing.assert_allclose(attention[0].sum(), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [({"tables": "three"}, "tables"), ({"hops": 0}, "hops"), ({"num_classes": 1}, "num_classes")],
+)
+def test_bad_memnet_arguments(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        MemNet(**{"vocabulary_size": 10, "num_classes": 3, "embedding_dim": 4, **overrides})
+
+
+def test_position_weights_follow_tnet():
+    # aspect = tokens 2..3 of a 6-token sentence padded to 8; C = 4
+    ids = np.ones((1, 8), "int32")
+    mask, weights = AspectPositions(limit=4)(ids, np.array([[2, 3, 6]]))
+    # left of the aspect: d = last - i (3, 2); from the aspect on: d = i - first (0..3)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(weights)[0],
+                               [0.25, 0.5, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(mask)[0], [1] * 6 + [0, 0])
+
+
+def test_aspect_query_takes_last_forward_and_first_backward_state():
+    states = np.arange(24, dtype="float32").reshape(1, 3, 8)  # 4 units per direction
+    query = keras.ops.convert_to_numpy(AspectQuery()(states, np.array([[1, 1, 0]])))
+    np.testing.assert_array_equal(query[0], [*states[0, 1, :4], *states[0, 0, 4:]])
+
+
+def test_preprocessor_marks_aspect_tokens_and_windows_long_sentences():
+    pre = AbsaPreprocessor.fit(["one two three four five six"], max_length=3)
+    sentence = "one two three four five six"
+    encoded = pre.encode([sentence], [sentence.index("five")], [sentence.index("five") + 4])
+    assert encoded.tokens[0] == ["four", "five", "six"]
+    assert encoded.context_mask[0] == [1, 0, 1]
+    assert encoded.positions[0].tolist() == [1, 1, 3]
+    assert window(10, 0, 0, 4) == (0, 4) and window(10, 9, 9, 4) == (6, 10)
+    restored = AbsaPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert restored.encode([sentence], [0], [3]).sentence_ids == pre.encode([sentence], [0], [3]).sentence_ids

@@ -1,0 +1,197 @@
+"""PSS: attention entropy, word extraction and regulariser targets (the 0/0 fix), and the
+strategy on a tiny generated set where one word decides the label: the extraction finds that
+word, later rounds erase it, and the regulariser moves the attention toward it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from attnkit.data.splits import DataSplit
+from attnkit.errors import ConfigError
+from attnkit.tasks.absa import AspectSentimentTask, MemNet
+from attnkit.tasks.absa.sample_data import OPINIONS, sample_examples
+from attnkit.training import get_strategy
+from attnkit.training.pss import EXTRACTION_FILE, _RowTrainer
+from attnkit.training.pss_extraction import (
+    ExtractedWord,
+    Extraction,
+    attention_entropy,
+    extract_words,
+)
+from attnkit.training.strategies import FitContext
+
+OPINION_WORDS = {word for words in OPINIONS.values() for word in words}
+
+
+def test_entropy_in_bits_ignores_zero_weights():
+    assert attention_entropy(np.full(16, 1 / 16)) == pytest.approx(4.0)
+    assert attention_entropy(np.array([0.5, 0.5, 0.0, 0.0])) == pytest.approx(1.0)
+    assert attention_entropy(np.array([1.0, 0.0])) == 0.0
+
+
+def test_extraction_takes_the_peak_when_entropy_is_low():
+    attention = [np.array([0.1, 0.8, 0.1]), np.full(32, 1 / 32), np.zeros(3),
+                 np.array([0.7, 0.3, 0.0])]
+    correct = np.array([True, True, True, False])
+    words = extract_words(attention, correct, threshold=4.0, round_index=2, rows=[5, 6, 7, 8],
+                          token_ids=[np.array([3, 4, 5])] * 2 + [np.array([3, 4, 5])] * 2)
+    # row 6 is too flat (5 bits), row 7 has nothing left to attend to
+    assert [(w.row, w.position, w.active, w.round_index, w.token_id) for w in words] == [
+        (5, 1, True, 2, 4), (8, 0, False, 2, 3)]
+
+
+def test_targets_normalise_active_words_and_never_divide_zero_by_zero():
+    extraction = Extraction([
+        ExtractedWord(0, 1, True, 0.5, 1), ExtractedWord(0, 3, True, 0.5, 2),
+        ExtractedWord(0, 2, False, 0.5, 3),
+        ExtractedWord(1, 0, False, 0.5, 1),  # only a misleading word: the PSS code's 0/0
+    ])
+    amask, avalue = extraction.targets(rows=3, length=4)
+    np.testing.assert_array_equal(amask, [[0, 1, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(avalue, [[0, 0.5, 0, 0.5], [0, 0, 0, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(extraction.erase_mask(3, 4), amask)
+    assert extraction.summary() == {1: {"active": 1, "misleading": 1}, 2: {"active": 1, "misleading": 0},
+                                    3: {"active": 0, "misleading": 1}}
+    assert Extraction.from_json(extraction.to_json()) == extraction
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"extract_from": "test"}, "extract_from"), ({"rounds": -1}, "rounds"),
+     ({"weight": -1.0}, "weight"), ({"entropy_threshold": 0.0}, "entropy_threshold")],
+)
+def test_bad_settings(params, message):
+    with pytest.raises(ConfigError, match=message):
+        get_strategy("pss", params)
+
+
+def test_refuses_models_without_attention():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ConfigError, match="exposes its attention"):
+        get_strategy("pss", {}).prepare(model, AspectSentimentTask())
+
+
+# --- the strategy on a generated set ------------------------------------------------------
+
+@pytest.fixture
+def setting(tmp_path):
+    return make_setting(tmp_path)
+
+
+def make_setting(tmp_path: Path):
+    """The task, preprocessor, fit context and training batches of a generated set."""
+    keras.utils.set_random_seed(1)
+    task = AspectSentimentTask()
+
+    def split(name, size, seed):
+        rows = sample_examples(size, seed)
+        frame = pl.DataFrame([{**r, "sid": str(i), "_line": None} for i, r in enumerate(rows)])
+        return DataSplit(name, Path(name), frame)
+
+    train, dev = split("train", 150, 0), split("dev", 45, 1)
+    preprocessor = task.fit_preprocessor(train, task.preprocess_defaults)
+    recipe = {"training": {"epochs": 8, "patience": 3}}
+    context = FitContext(task, preprocessor, recipe,
+                         task.batches(preprocessor, dev, 64, False, 0, labelled=False),
+                         task.labels(preprocessor, dev), "dev_accuracy", "max", tmp_path / "ckpt")
+    batches = task.batches(preprocessor, train, 16, True, 0)
+    return task, preprocessor, context, batches, train
+
+
+def build(preprocessor):
+    keras.utils.set_random_seed(2)
+    # two hops: with one, this MemNet learns "positive unless a negative or neutral word is
+    # attended" and puts its attention elsewhere on positive instances
+    return MemNet(vocabulary_size=preprocessor.vocabulary_size, num_classes=3, embedding_dim=16,
+                  hops=2)
+
+
+def run_strategy(setting, **params):
+    task, preprocessor, context, batches, _ = setting
+    model = build(preprocessor)
+    strategy = get_strategy("pss", params)
+    trainer = strategy.prepare(model, task)
+    trainer.compile(optimizer=keras.optimizers.Adam(0.02), loss=task.loss())
+    strategy.bind(context)
+    initial = model.get_weights()
+    strategy.initialize(model, trainer, batches)
+    return strategy, model, trainer, initial
+
+
+def test_extraction_finds_the_deciding_word_and_erases_it_later(setting):
+    task, preprocessor, context, batches, train = setting
+    strategy, model, _, initial = run_strategy(setting, rounds=2, weight=1.0)
+    first = [w for w in strategy.extraction.words if w.round_index == 1]
+    active = [w for w in first if w.active]
+    assert len(active) >= 100  # most of the 150 instances are right and peaked
+    found = [preprocessor.id_to_token(w.token_id) in OPINION_WORDS for w in active]
+    assert np.mean(found) >= 0.9
+    # round 2 ran with those words erased, so it never extracts the same position again
+    second = {(w.row, w.position) for w in strategy.extraction.words if w.round_index == 2}
+    assert second and not second & {(w.row, w.position) for w in first}
+    # the final training starts from the initial weights, and its targets are saved
+    for now, before in zip(model.get_weights(), initial, strict=True):
+        np.testing.assert_array_equal(now, before)
+    saved = json.loads((context.checkpoint_dir / EXTRACTION_FILE).read_text())
+    assert saved["rows"] == 150 and len(saved["words"]) == len(strategy.extraction.words)
+
+
+def test_train_pass_extraction_also_finds_the_word(setting):
+    _, preprocessor, _, _, _ = setting
+    strategy, *_ = run_strategy(setting, rounds=1, extract_from="train_pass")
+    active = [w for w in strategy.extraction.words if w.active]
+    assert len(active) >= 60
+    assert np.mean([preprocessor.id_to_token(w.token_id) in OPINION_WORDS for w in active]) >= 0.8
+
+
+def opinion_attention(model, batches, preprocessor) -> float:
+    """Mean attention on the opinion word over the training set."""
+    opinion_ids = {preprocessor.tokenizer.token_to_id(word) for word in OPINION_WORDS}
+    weights = []
+    for index in range(len(batches)):
+        x, _ = batches[index]
+        attention = keras.ops.convert_to_numpy(model.with_attention(x)[1])
+        on_opinion = np.isin(x["sentence_ids"], list(opinion_ids))
+        weights.extend((attention * on_opinion).sum(axis=1))
+    return float(np.mean(weights))
+
+
+def test_regulariser_moves_attention_toward_the_extracted_word(setting):
+    task, preprocessor, _, batches, train = setting
+    # the targets: every instance's opinion word is its one active word
+    encoded = task.encode(preprocessor, train)
+    opinion_ids = {preprocessor.tokenizer.token_to_id(word) for word in OPINION_WORDS}
+    words = [ExtractedWord(row, ids.index(next(i for i in ids if i in opinion_ids)), True, 0.0, 1)
+             for row, ids in enumerate(encoded.sentence_ids)]
+    amask, avalue = Extraction(words).targets(len(words), preprocessor.max_length)
+    results = {}
+    for weight in (0.0, 5.0):
+        model = build(preprocessor)
+        trainer = _RowTrainer(model, "pss_trainer")
+        trainer.targets = (torch.as_tensor(amask), torch.as_tensor(avalue), weight)
+        trainer.compile(optimizer=keras.optimizers.Adam(0.01), loss=task.loss())
+        batches.epoch = 0
+        trainer.fit(batches, epochs=3, verbose=0, shuffle=False)
+        results[weight] = opinion_attention(model, batches, preprocessor)
+    assert results[5.0] > results[0.0] + 0.1
+    assert results[5.0] > 0.5
+
+
+def test_a_resumed_run_keeps_its_targets(setting):
+    task, preprocessor, context, _, _ = setting
+    context.checkpoint_dir.mkdir(parents=True)
+    words = [ExtractedWord(3, 2, True, 0.1, 1).__dict__]
+    (context.checkpoint_dir / EXTRACTION_FILE).write_text(json.dumps({"rows": 10, "words": words}))
+    strategy = get_strategy("pss", {"weight": 0.7})
+    trainer = strategy.prepare(build(preprocessor), task)
+    strategy.bind(context)
+    amask, avalue, weight = trainer.targets
+    assert tuple(amask.shape) == (10, preprocessor.max_length) and weight == 0.7
+    assert float(amask[3, 2]) == 1.0 and float(avalue[3, 2]) == 1.0 and float(amask.sum()) == 1.0
