@@ -23,6 +23,7 @@ TINY = (
     'preprocess.pretrained=""',
     "preprocess.min_frequency=1",
     "model.embedding_dim=8",
+    "model.bert_layers=0",
     "model.freeze_embeddings=false",
     "model.units=8",
     "model.attention_units=8",
