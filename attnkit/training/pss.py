@@ -22,6 +22,7 @@ per-round metrics; the extraction is saved in the run's checkpoint folder, so a 
 keeps its regulariser targets.
 
 Example:
+    >>> from attnkit.training import get_strategy
     >>> strategy = get_strategy("pss", {"rounds": 2, "weight": 0.5})
     >>> strategy.name, strategy.rounds, strategy.entropy_threshold
     ('pss', 2, 4.0)

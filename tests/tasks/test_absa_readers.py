@@ -77,6 +77,8 @@ def test_auto_format_by_suffix(tmp_path):
     assert read_absa_file(write(tmp_path, "a.seg", SEG)).height == 3
     with pytest.raises(DataError, match="unknown ABSA file type"):
         read_absa_file(write(tmp_path, "a.csv", "x"))
+    frame = read_absa_file(write(tmp_path, "a.txt", "Great pizza.\tpizza\nSlow service.\t5\t12\n"))
+    assert frame.select("aspect", "from", "to").rows() == [("pizza", 6, 11), ("service", 5, 12)]
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ class AspectPositions(keras.layers.Layer):
     Example:
         >>> mask, weights = AspectPositions(limit=4)(ops.ones((1, 5)), ops.array([[1, 1, 4]]))
         >>> ops.convert_to_numpy(weights).round(2).tolist()
-        [[1.0, 1.0, 0.75, 0.5, 0.0]]
+        [[0.75, 1.0, 0.75, 0.5, 0.0]]
     """
 
     def __init__(self, limit: float = 40.0, **kwargs) -> None:

@@ -27,7 +27,7 @@ POLARITIES = ("negative", "neutral", "positive")
 SEG_POLARITIES = {"-1": "negative", "0": "neutral", "1": "positive"}
 DROPPED_POLARITIES = ("conflict",)  # the standard 3-way setting drops "conflict"
 TARGET_MARK = "$T$"
-FORMATS = ("auto", "xml", "seg", "jsonl")
+FORMATS = ("auto", "xml", "seg", "jsonl", "tsv")
 SCHEMA = {
     "sentence": pl.Utf8, "aspect": pl.Utf8, "from": pl.Int64, "to": pl.Int64,
     "label": pl.Utf8, "sid": pl.Utf8, "_line": pl.Int64,
@@ -159,6 +159,28 @@ def read_absa_jsonl(path: PathArg, *, encoding: str = "utf-8") -> pl.DataFrame:
     return _frame(rows)
 
 
+def read_absa_tsv(path: PathArg, *, encoding: str = "utf-8") -> pl.DataFrame:
+    """Unlabelled lines for ``predict``: ``sentence<TAB>aspect term`` or
+    ``sentence<TAB>from<TAB>to``."""
+    rows = []
+    for line, raw in nonblank_lines(path, encoding):
+        fields = raw.split("\t")
+        if len(fields) == 2:
+            record = {"sentence": fields[0], "aspect": fields[1]}
+        elif len(fields) == 3 and fields[1].strip().isdigit() and fields[2].strip().isdigit():
+            record = {"sentence": fields[0], "from": int(fields[1]), "to": int(fields[2])}
+        else:
+            raise DataError(path, "expected sentence<TAB>aspect or sentence<TAB>from<TAB>to, "
+                            f"found {len(fields)} fields", line=line)
+        try:
+            sentence, aspect, start, end = resolve_aspect(record, f"line {line}")
+        except ValueError as error:
+            raise DataError(path, str(error).removeprefix(f"line {line}: "), line=line) from None
+        rows.append({"sentence": sentence, "aspect": aspect, "from": start, "to": end,
+                     "label": None, "sid": f"line {line}", "_line": line})
+    return _frame(rows)
+
+
 def resolve_aspect(record: dict, where: str) -> tuple[str, str, int, int]:
     """``(sentence, aspect term, from, to)`` of a raw record with a ``sentence`` and either an
     ``aspect`` term (its first occurrence), an ``aspect`` span ``[from, to]``, or ``from``/``to``
@@ -201,7 +223,8 @@ def resolve_aspect(record: dict, where: str) -> tuple[str, str, int, int]:
 
 
 def detect_format(path: Path) -> str:
-    """``xml``, ``seg`` or ``jsonl`` from the file name (``.xml``, ``.seg``, ``.jsonl``/``.json``)."""
+    """``xml``, ``seg``, ``jsonl`` or ``tsv`` from the file name (``.xml``, ``.seg``,
+    ``.jsonl``/``.json``, ``.txt``/``.tsv``)."""
     suffix = path.suffix.lower()
     if suffix == ".xml":
         return "xml"
@@ -209,8 +232,10 @@ def detect_format(path: Path) -> str:
         return "seg"
     if suffix in (".jsonl", ".json", ".ndjson"):
         return "jsonl"
+    if suffix in (".txt", ".tsv"):
+        return "tsv"
     raise DataError(path, "unknown ABSA file type; expected .xml (SemEval), .seg (3 lines per "
-                    "example) or .jsonl, or set data.format")
+                    "example), .jsonl or .txt/.tsv (sentence<TAB>aspect), or set data.format")
 
 
 def read_absa_file(path: PathArg, fmt: str = "auto", *, encoding: str = "utf-8") -> pl.DataFrame:
@@ -219,5 +244,6 @@ def read_absa_file(path: PathArg, fmt: str = "auto", *, encoding: str = "utf-8")
     if fmt not in FORMATS:
         raise DataError(path, f"unknown format {fmt!r}; expected one of {list(FORMATS)}")
     fmt = detect_format(path) if fmt == "auto" else fmt
-    reader = {"xml": read_semeval_xml, "seg": read_seg, "jsonl": read_absa_jsonl}[fmt]
+    reader = {"xml": read_semeval_xml, "seg": read_seg, "jsonl": read_absa_jsonl,
+              "tsv": read_absa_tsv}[fmt]
     return reader(path, encoding=encoding)
