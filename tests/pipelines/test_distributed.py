@@ -10,8 +10,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -228,3 +230,71 @@ def test_two_ranks_reach_the_single_process_accuracy(distributed_run: Distribute
     assert single["dev_accuracy"] > 0.85  # the single-process run learned the task
     for name in ("dev_accuracy", "test_accuracy"):
         assert summary["metrics"][name] == pytest.approx(single[name], abs=ACCURACY_TOLERANCE), name
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc; torchrun starts each worker in a new session,
+    so killing the launcher's process group leaves them running)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+@pytest.mark.slow
+def test_a_killed_distributed_fit_resumes_in_the_same_run(tmp_path: Path, new_mlflow_db) -> None:
+    """SIGKILL to every process (a lost node) after an epoch; the same command continues
+    from rank 0's checkpoint, in the same MLflow run, each epoch logged once."""
+    data = tmp_path / "data"
+    make_sample_data(data, size=800, seed=1)
+    env = dict(
+        os.environ,
+        MLFLOW_TRACKING_URI=new_mlflow_db(tmp_path),
+        ATTNKIT_HOME=str(tmp_path / ".attnkit"),
+        ATTNKIT_DEBUG_RANK_WEIGHTS=str(tmp_path / "weights"),
+    )
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command = [*launcher, "--nproc-per-node", "2", "-m", "attnkit", "fit", "sample-lama",
+               "--data", str(data), "--distributed", "--json",
+               *sets([*OVERRIDES, "training.epochs=10", "training.patience=10"])]  # fmt: skip
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    first = subprocess.Popen(
+        command, cwd=tmp_path, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert first.poll() is None, "the distributed fit ended before it was killed"
+            runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+            if runs and client.get_metric_history(runs[0].info.run_id, "train_loss"):
+                break
+            assert time.monotonic() < deadline, "timed out waiting for the first epoch"
+            time.sleep(0.2)
+    finally:
+        for pid in [first.pid, *descendants(first.pid)]:  # workers have sessions of their own
+            os.kill(pid, signal.SIGKILL)
+        first.wait()
+    (killed,) = runs
+    resumed = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming run" in resumed.stdout
+    summary = json.loads([line for line in resumed.stdout.splitlines() if line.startswith("{")][0])
+    assert summary["run_id"] == killed.info.run_id
+    assert client.get_run(killed.info.run_id).info.status == "FINISHED"
+    steps = [m.step for m in client.get_metric_history(killed.info.run_id, "train_loss")]
+    assert sorted(steps) == list(range(10))
+    weights = tmp_path / "weights"
+    rank0, rank1 = np.load(weights / "rank0.npz"), np.load(weights / "rank1.npz")
+    for name in rank0.files:
+        assert np.array_equal(rank0[name], rank1[name]), name
