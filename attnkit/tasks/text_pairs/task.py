@@ -13,12 +13,13 @@ import pandas as pd
 import polars as pl
 
 from attnkit.data.batches import BucketedBatches
-from attnkit.data.pretrained import load_word_embeddings, resolve_checkpoint
+from attnkit.data.pretrained import resolve_checkpoint
 from attnkit.data.splits import DataSplit, load_splits
 from attnkit.errors import AttnkitError, ConfigError, DataError
 from attnkit.pipelines.checkpoints import attnkit_home
 from attnkit.tasks.base import Task
 from attnkit.tasks.registry import register_model, register_task
+from attnkit.tasks.text_classification.task import TextClassificationTask
 from attnkit.tasks.text_pairs.metrics import pair_metrics
 from attnkit.tasks.text_pairs.model import AttentionPairClassifier
 from attnkit.tasks.text_pairs.preprocessor import TextPairPreprocessor
@@ -153,16 +154,8 @@ class TextPairTask(Task):
             if cache and not bert.trainable and bert.cache_size:
                 bert.use_disk_cache(attnkit_home() / "cache" / "bert")
             return
-        if not pretrained:
-            return
-        matrix = load_word_embeddings(resolve_checkpoint(pretrained))
-        embedding = model.get_layer("embedding")
-        if tuple(embedding.embeddings.shape) != matrix.shape:
-            raise ConfigError(
-                f"model.embedding_dim={embedding.embeddings.shape[1]} does not match the "
-                f"pretrained embeddings {matrix.shape}: set model.embedding_dim={matrix.shape[1]}"
-            )
-        embedding.embeddings.assign(matrix)
+        # An embedding table: filled from the checkpoint as text classification fills its own.
+        TextClassificationTask.initialize_model(self, model, preprocessor, recipe)
 
     def loss(self, recipe: Mapping[str, Any] | None = None):
         training = {**self.training_defaults, **((recipe or {}).get("training") or {})}
@@ -175,12 +168,10 @@ class TextPairTask(Task):
         except ValueError as error:
             raise ConfigError(f"training.focal_*: {error}") from None
 
-    def keras_metrics(self) -> list:
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-
-    # --- scoring and outputs ---
-    def labels(self, preprocessor, split: DataSplit) -> np.ndarray:
-        return preprocessor.encode_labels(split)
+    # --- scoring and outputs (metrics, targets and answers as in text classification) ---
+    keras_metrics = TextClassificationTask.keras_metrics
+    labels = TextClassificationTask.labels
+    format_outputs = TextClassificationTask.format_outputs
 
     def score(self, preprocessor, targets: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
         return pair_metrics(targets, outputs, preprocessor.positive_index)
@@ -216,21 +207,6 @@ class TextPairTask(Task):
                     )
                 rows[field].append(value)
         return pl.DataFrame(rows, schema={field: pl.Utf8 for field in _FIELDS})
-
-    def format_outputs(self, preprocessor, frame, outputs, explanations=None):
-        answers = []
-        for row, probabilities in enumerate(outputs):
-            answer = {
-                "label": preprocessor.labels[int(np.argmax(probabilities))],
-                "probabilities": {
-                    label: round(float(p), 6)
-                    for label, p in zip(preprocessor.labels, probabilities, strict=True)
-                },
-            }
-            if explanations is not None:
-                answer["attention"] = explanations[row]
-            answers.append(answer)
-        return answers
 
     def explain(self, model, preprocessor, frame, batch_size):
         """Each text's tokens with their attention weights: ``{"text_a": [[token, weight],
