@@ -16,7 +16,8 @@ import pytest
 
 from attnkit.data.splits import DataSplit
 from attnkit.tasks.absa import AbsaPreprocessor, AspectSentimentTask, MemNet, TNetATT
-from attnkit.tasks.absa.layers import AspectPositions, AspectQuery
+from attnkit.tasks.absa.aspect_positions import AspectPositions
+from attnkit.tasks.absa.aspect_query import AspectQuery
 from attnkit.tasks.absa.preprocessor import window
 from attnkit.tasks.absa.sample_data import sample_examples
 

@@ -8,8 +8,10 @@ from keras import ops
 from attnkit.layers import BidirectionalRNN
 from attnkit.layers.export import register
 from attnkit.layers.masking import masked_softmax
+from attnkit.tasks.absa.aspect_positions import AspectPositions
+from attnkit.tasks.absa.aspect_query import AspectQuery
+from attnkit.tasks.absa.context_preserving import ContextPreservingTransformation
 from attnkit.tasks.absa.inputs import AttentionExposingModel, absa_inputs, embed, token_encoder
-from attnkit.tasks.absa.layers import AspectPositions, AspectQuery, ContextPreservingTransformation
 
 
 @register
