@@ -86,6 +86,7 @@ def test_an_epoch_checkpointed_but_not_logged_is_logged_once_on_resume(mlflow_db
     import mlflow
     from mlflow import MlflowClient
 
+    mlflow.set_experiment("interruptions")  # not one cached from an earlier test's database
     with mlflow.start_run() as run:
         mlflow.log_metrics({"train_loss": 0.9, "dev_loss": 1.0}, step=0)
         state = {"epoch": 1, "epoch_metrics": {"train_loss": 0.7, "dev_loss": 0.8}}
