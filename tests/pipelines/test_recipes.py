@@ -33,7 +33,8 @@ def test_every_shipped_recipe_loads(name: str) -> None:
     assert recipe["name"] == name
     builders = {"text_classification": {"text_classifier"},
                 "text_pair_classification": {"attention_pair_classifier"},
-                "aspect_sentiment": {"memnet", "tnet_att"}}
+                "aspect_sentiment": {"memnet", "tnet_att"},
+                "sequential_ctr": {"long_sequence_ctr"}}
     assert recipe["model"]["builder"] in builders[recipe["task"]]
     if recipe["task"] == "text_classification":
         assert recipe["model"]["head"] in {"additive", "global-context", "lama", "mhsa"}
