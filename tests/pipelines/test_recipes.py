@@ -15,6 +15,7 @@ from attnkit.pipelines.recipes import (
     shipped_recipes,
     to_toml,
 )
+from attnkit.tasks.registry import get_task
 
 RECIPE_DIR = Path(attnkit.pipelines.__file__).parent / "recipes"
 
@@ -41,7 +42,11 @@ def test_every_shipped_recipe_loads(name: str) -> None:
     assert set(recipe) >= {"data", "preprocess", "model", "training", "strategy", "seed", "version"}
     # Defaults fill every key the recipe leaves out.
     assert recipe["training"]["optimizer"] == "adam"
-    assert recipe["preprocess"]["lowercase"] is True
+    task = get_task(recipe["task"])
+    assert set(recipe["preprocess"]) >= set(task.preprocess_defaults)
+    assert set(recipe["data"]) >= set(task.data_defaults)
+    if "lowercase" in task.preprocess_defaults:  # the text tasks
+        assert recipe["preprocess"]["lowercase"] is True
 
 
 def test_shipped_values_are_read() -> None:
