@@ -80,7 +80,9 @@ def report(result: dict) -> str:
              "train s/run |", "|---|---|---|---|---|---|---|---|"]
     for key, e in result["summary"].items():
         dataset, model = key.split("/")
-        cell = lambda m: (f"{e[m]['mean']:.4f} ± {e[m]['std']:.4f}" if m in e else "-")  # noqa: E731
+        def cell(m: str, e: dict = e) -> str:
+            return f"{e[m]['mean']:.4f} ± {e[m]['std']:.4f}" if m in e else "-"
+
         lines.append(f"| {dataset} | {model} | {len(e['seeds'])} | {cell('test_auc')} | "
                      f"{cell('test_gauc')} | {cell('test_logloss')} | {cell('dev_auc')} | "
                      f"{e.get('train_seconds', {}).get('mean', float('nan')):.0f} |")

@@ -70,7 +70,7 @@ def test_no_negative_from_the_history_and_no_test_leak(splits) -> None:
         span = logs.items[logs.starts[index]:logs.starts[index + 1]]
         whole[str(user)] = {int(x) for x in logs.item_vocabulary[span]}
     test_targets = {e[0]: e[2] for e in raw_examples(splits["test"], 100) if e[3] == 1}
-    for name, split in splits.items():
+    for split in splits.values():
         examples = raw_examples(split, max_length=100)
         negatives = [e for e in examples if e[3] == 0]
         assert len(negatives) == len(examples) // 2  # one per positive
