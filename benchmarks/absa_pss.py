@@ -122,6 +122,21 @@ def report(runs: list[dict]) -> str:
             b = statistics.mean(_values(without, "test_accuracy"))
             verdicts.append(f"- {model}: PSS mean accuracy {a:.2f} vs plain {b:.2f}: "
                             f"{'improves' if a > b else 'does NOT improve'}")
+    for model in MODELS:
+        group = groups.get((model, True), [])
+        if not group:
+            continue
+        rounds = sorted({int(k) for r in group for k in r["words_per_round"]})
+        cells = []
+        for k in rounds:
+            counts = [r["words_per_round"].get(str(k)) for r in group]
+            counts = [c for c in counts if c]
+            active = statistics.mean(c["active"] for c in counts)
+            misleading = statistics.mean(c["misleading"] for c in counts)
+            cells.append(f"round {k}: {active:.0f} active / {misleading:.0f} misleading")
+        extraction = statistics.mean(r["pss_extraction_seconds"] or 0.0 for r in group)
+        verdicts.append(f"- {model} words extracted per round (mean over seeds): "
+                        f"{'; '.join(cells)}; extraction rounds {extraction:.0f} s of the PSS fit")
     tnet = groups.get(("tnet", True))
     if tnet:
         a = statistics.mean(_values(tnet, "test_accuracy"))
