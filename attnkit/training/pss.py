@@ -65,7 +65,7 @@ def _erase(inputs: dict, names: tuple[str, str], table: torch.Tensor | None) -> 
 class _RowTrainer(keras.Model):
     """Trains ``inner`` through ``with_attention`` on batches that carry ``row``.
 
-    ``erase`` (rows, length) erases extracted words (extraction rounds); ``targets`` =
+    ``erase_table`` (rows, length) erases extracted words (extraction rounds); ``targets`` =
     ``(amask, avalue, weight)`` adds the PSS attention regulariser (final training);
     ``record`` keeps each row's attention and correctness of the latest epoch.
     """
