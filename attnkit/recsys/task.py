@@ -20,7 +20,13 @@ from attnkit.recsys.metrics import ctr_metrics
 from attnkit.recsys.model import LongSequenceCTR
 from attnkit.recsys.preprocessor import SequenceIdMaps
 from attnkit.recsys.raw_inputs import FIELDS, parse_records, read_records
-from attnkit.recsys.sequences import BehaviourLog, ExampleSpec, build_log, make_examples
+from attnkit.recsys.sequences import (
+    BehaviourLog,
+    Examples,
+    ExampleSpec,
+    build_log,
+    make_examples,
+)
 from attnkit.tasks.base import Task
 from attnkit.tasks.registry import register_model, register_task
 
@@ -101,8 +107,9 @@ class SequentialCTRTask(Task):
                 for name, split in examples.items()}
 
     def read_file(self, path: Path, data: Mapping[str, Any], labelled: bool) -> DataSplit:
-        """Labelled: a log, whose test examples are built (as ``fit`` builds them with seed
-        ``data``'s recipe seed 0 here). Unlabelled: JSON Lines of prediction records."""
+        """Labelled: a log, whose test examples are built as ``fit`` builds them, but with
+        seed 0 for the negatives (a folder passed to ``evaluate`` uses the recipe's seed).
+        Unlabelled: JSON Lines of prediction records."""
         path = Path(path)
         if not labelled:
             if path.suffix not in (".jsonl", ".json"):
@@ -116,8 +123,6 @@ class SequentialCTRTask(Task):
     def fit_preprocessor(self, train: DataSplit, preprocess: Mapping[str, Any]) -> SequenceIdMaps:
         if not isinstance(train, SequenceSplit):
             raise DataError(train.path, "training data must be an interaction log")
-        from attnkit.recsys.sequences import Examples
-
         return SequenceIdMaps.fit(train.log, Examples(train.frame), preprocess["max_length"],
                                   preprocess["min_item_count"])
 
