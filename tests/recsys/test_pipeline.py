@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mlflow
+import pandas as pd
 import pytest
 
 import attnkit
@@ -70,6 +72,10 @@ def test_fit_predict_evaluate_on_a_generated_log(capsys, log_path: Path, tmp_pat
                      str(output)]) == 0
     written = [json.loads(line) for line in output.read_text().splitlines()]
     assert written == answers
+
+    # The logged MLflow model (what `attnkit serve` runs) takes the same records.
+    served = mlflow.pyfunc.load_model(summary["model_uri"]).predict(pd.DataFrame(records))
+    assert [json.loads(scores) for scores in served["scores"]] == [a["scores"] for a in answers]
 
     evaluated = attnkit.evaluate(summary["model_uri"], str(log_path.parent))
     assert evaluated["test_auc"] == pytest.approx(metrics["test_auc"])
