@@ -27,7 +27,56 @@ def pad_sequences(sequences: Sequence[Sequence[int]], length: int | None = None)
     return out
 
 
-class BucketedBatches(keras.utils.PyDataset):
+class EpochOrderedBatches(keras.utils.PyDataset):
+    """Batches in an order drawn per epoch from (seed, epoch), so a resumed run sees the
+    batches an uninterrupted one would; ``unsort`` puts outputs back into input order.
+
+    Subclasses set their data, then ``self.order = self._make_order()``.
+    """
+
+    def __init__(self, batch_size: int, shuffle: bool, seed: int) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self._epoch = 0
+        self.order: list[np.ndarray] = []
+
+    def _make_order(self) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    @property
+    def num_batches(self) -> int:
+        return len(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch whose order is current; set it to resume mid-training."""
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self._epoch = value
+        self.order = self._make_order()
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.epoch = self._epoch + 1
+
+    def unsort(self, outputs: np.ndarray) -> np.ndarray:
+        """Put per-example ``outputs`` computed in batch order back into input order."""
+        order = np.concatenate(self.order) if self.order else np.zeros(0, dtype=np.int64)
+        restored = np.empty_like(outputs)
+        restored[order] = outputs
+        return restored
+
+
+class BucketedBatches(EpochOrderedBatches):
     """A ``PyDataset`` of dict inputs (ragged int sequences or fixed arrays) and labels.
 
     Args:
@@ -48,17 +97,11 @@ class BucketedBatches(keras.utils.PyDataset):
         seed: int = 0,
         bucket_batches: int = 50,
     ) -> None:
-        super().__init__(workers=1, use_multiprocessing=False)
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        super().__init__(batch_size, shuffle, seed)
         self.inputs = dict(inputs)
         self.labels = None if labels is None else np.asarray(labels)
         self.size = len(next(iter(self.inputs.values())))
-        self.batch_size = batch_size
-        self.shuffle = shuffle
         self.bucket_batches = bucket_batches
-        self.seed = seed
-        self._epoch = 0
         self._lengths = self._sequence_lengths()
         self.order = self._make_order()
 
@@ -85,13 +128,6 @@ class BucketedBatches(keras.utils.PyDataset):
         rng.shuffle(batches)
         return batches
 
-    @property
-    def num_batches(self) -> int:
-        return len(self.order)
-
-    def __len__(self) -> int:
-        return len(self.order)
-
     def __getitem__(self, index: int):
         rows = self.order[index]
         batch = {}
@@ -103,24 +139,3 @@ class BucketedBatches(keras.utils.PyDataset):
         if self.labels is None:
             return (batch,)
         return batch, self.labels[rows]
-
-    @property
-    def epoch(self) -> int:
-        """The epoch whose order is current; set it to resume mid-training."""
-        return self._epoch
-
-    @epoch.setter
-    def epoch(self, value: int) -> None:
-        self._epoch = value
-        self.order = self._make_order()
-
-    def on_epoch_end(self) -> None:
-        if self.shuffle:
-            self.epoch = self._epoch + 1
-
-    def unsort(self, outputs: np.ndarray) -> np.ndarray:
-        """Put per-example ``outputs`` computed in batch order back into input order."""
-        order = np.concatenate(self.order) if self.order else np.zeros(0, dtype=np.int64)
-        restored = np.empty_like(outputs)
-        restored[order] = outputs
-        return restored

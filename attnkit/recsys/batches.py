@@ -10,11 +10,12 @@ Example:
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
+from attnkit.data.batches import EpochOrderedBatches
 
-class BehaviourBatches(keras.utils.PyDataset):
+
+class BehaviourBatches(EpochOrderedBatches):
     """A ``PyDataset`` of model inputs (``history_items``, ``history_categories``, ``item``,
     ``category``) and 0/1 labels.
 
@@ -28,9 +29,7 @@ class BehaviourBatches(keras.utils.PyDataset):
                  ends: np.ndarray, items: np.ndarray, categories: np.ndarray,
                  labels: np.ndarray | None, max_length: int, batch_size: int,
                  shuffle: bool = False, seed: int = 0) -> None:
-        super().__init__(workers=1, use_multiprocessing=False)
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        super().__init__(batch_size, shuffle, seed)
         self.flat_items = np.asarray(flat_items, dtype=np.int64)
         self.flat_categories = np.asarray(flat_categories, dtype=np.int64)
         self.starts = np.asarray(starts, dtype=np.int64)
@@ -39,10 +38,6 @@ class BehaviourBatches(keras.utils.PyDataset):
         self.categories = np.asarray(categories, dtype=np.int64)
         self.labels = None if labels is None else np.asarray(labels, dtype="float32")
         self.max_length = max_length
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self._epoch = 0
         self.order = self._make_order()
 
     def _make_order(self) -> list[np.ndarray]:
@@ -53,12 +48,6 @@ class BehaviourBatches(keras.utils.PyDataset):
             rows = np.arange(size)
         return [rows[i : i + self.batch_size] for i in range(0, size, self.batch_size)]
 
-    def __len__(self) -> int:
-        return len(self.order)
-
-    @property
-    def num_batches(self) -> int:
-        return len(self.order)
 
     def histories(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Left-padded (len(rows), width) item and category histories."""
@@ -81,23 +70,3 @@ class BehaviourBatches(keras.utils.PyDataset):
         if self.labels is None:
             return (inputs,)
         return inputs, self.labels[rows]
-
-    @property
-    def epoch(self) -> int:
-        return self._epoch
-
-    @epoch.setter
-    def epoch(self, value: int) -> None:
-        self._epoch = value
-        self.order = self._make_order()
-
-    def on_epoch_end(self) -> None:
-        if self.shuffle:
-            self.epoch = self._epoch + 1
-
-    def unsort(self, outputs: np.ndarray) -> np.ndarray:
-        """Put per-example outputs computed in batch order back into example order."""
-        order = np.concatenate(self.order) if self.order else np.zeros(0, dtype=np.int64)
-        restored = np.empty_like(outputs)
-        restored[order] = outputs
-        return restored
