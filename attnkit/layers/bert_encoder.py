@@ -38,7 +38,8 @@ class BertEncoder(keras.layers.Layer):
     """BERT's embeddings and its first ``num_layers`` transformer layers (post-LayerNorm,
     exact GELU), over word-piece ids without special tokens: the layer adds ``[CLS]`` and
     ``[SEP]`` around each sequence itself and returns one contextual vector per input token
-    (batch, time, hidden_size), zero at padding (id 0).
+    (batch, time, hidden_size), zero at padding (id 0). An id 0 inside a sequence (a word
+    erased by PSS) keeps its position, is left out of the self-attention and comes out as zero.
 
     Paper-specified: BERT word embeddings for the plagiarism detector (Moravvej et al.).
     Weights come from a local Hugging Face checkpoint (``model.safetensors``) with
@@ -170,14 +171,22 @@ class BertEncoder(keras.layers.Layer):
         return x * ops.cast(mask, x.dtype)[..., None]
 
     def _encode(self, token_ids, mask):
+        """``[CLS]`` before each sequence, ``[SEP]`` after its last kept token; masked tokens
+        inside a sequence (erased words, id 0) keep their position but are left out of the
+        self-attention and come out as zero vectors."""
         token_ids = ops.cast(token_ids, "int32")
-        lengths = ops.sum(ops.cast(mask, "int32"), axis=1)[:, None]
-        positions = ops.arange(ops.shape(token_ids)[1] + 2, dtype="int32")[None, :]
-        wrapped = ops.pad(token_ids * ops.cast(mask, "int32"), [[0, 0], [1, 1]])
-        wrapped = ops.where(ops.equal(positions, 0), self.cls_id, wrapped)
-        wrapped = ops.where(ops.equal(positions, lengths + 1), self.sep_id, wrapped)
-        outputs = self.contextual(wrapped, ops.less_equal(positions, lengths + 1))
-        return outputs[:, 1:-1] * ops.cast(mask, outputs.dtype)[..., None]
+        keep = ops.cast(mask, "int32")
+        time = ops.shape(token_ids)[1]
+        lengths = ops.max(ops.arange(1, time + 1, dtype="int32")[None, :] * keep, axis=1)[:, None]
+        positions = ops.arange(time + 2, dtype="int32")[None, :]
+        wrapped = ops.pad(token_ids * keep, [[0, 0], [1, 1]])
+        is_cls, is_sep = ops.equal(positions, 0), ops.equal(positions, lengths + 1)
+        wrapped = ops.where(is_cls, self.cls_id, wrapped)
+        wrapped = ops.where(is_sep, self.sep_id, wrapped)
+        attend = ops.logical_or(ops.cast(ops.pad(keep, [[0, 0], [1, 1]]), "bool"),
+                                ops.logical_or(is_cls, is_sep))
+        outputs = self.contextual(wrapped, attend)
+        return outputs[:, 1:-1] * ops.cast(keep, outputs.dtype)[..., None]
 
     def call(self, token_ids, mask=None):
         mask = ops.not_equal(token_ids, 0) if mask is None else ops.cast(mask, "bool")
@@ -196,15 +205,17 @@ class BertEncoder(keras.layers.Layer):
         return not torch.compiler.is_compiling()
 
     def _cached(self, token_ids, mask):
-        ids = ops.convert_to_numpy(token_ids).astype(np.int32)
-        lengths = ops.convert_to_numpy(ops.sum(ops.cast(mask, "int32"), axis=1))
+        keep = ops.convert_to_numpy(ops.cast(mask, "int32")).astype(np.int32)
+        ids = ops.convert_to_numpy(token_ids).astype(np.int32) * keep
+        # each sequence up to its last kept token: an erased word (id 0 inside) is its own key
+        lengths = (np.arange(1, ids.shape[1] + 1)[None, :] * keep).max(axis=1, initial=0)
         keys = [ids[row, : lengths[row]].tobytes() for row in range(len(ids))]
         missing = [row for row, key in enumerate(keys) if key not in self._cache]
         fresh = {}
         if missing:
             width = max(int(lengths[row]) for row in missing)
-            computed = ops.convert_to_numpy(self._encode(
-                ids[missing, :width], np.arange(width)[None, :] < lengths[missing][:, None]))
+            computed = ops.convert_to_numpy(self._encode(ids[missing, :width],
+                                                         keep[missing, :width]))
             for position, row in enumerate(missing):
                 fresh[keys[row]] = computed[position, : lengths[row]]
                 if len(self._cache) < self.cache_size:

@@ -46,8 +46,9 @@ def random_checkpoint(folder: Path, seed: int = 0, prefix: str = "bert.") -> dic
     return tensors
 
 
-def numpy_bert(t: dict[str, np.ndarray], ids: np.ndarray) -> np.ndarray:
-    """Reference BERT forward (one sequence, no padding), straight from the paper's equations."""
+def numpy_bert(t: dict[str, np.ndarray], ids: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """Reference BERT forward (one sequence, no padding), straight from the paper's equations;
+    ``keep`` (0/1 per position) leaves positions out as attention keys."""
     from scipy.special import erf
 
     def norm(x, name):
@@ -67,6 +68,8 @@ def numpy_bert(t: dict[str, np.ndarray], ids: np.ndarray) -> np.ndarray:
         q, k, v = (dense(x, p + f"attention.self.{m}").reshape(len(ids), heads, size).transpose(1, 0, 2)
                    for m in ("query", "key", "value"))
         scores = q @ k.transpose(0, 2, 1) / math.sqrt(size)
+        if keep is not None:
+            scores = np.where(np.asarray(keep, bool)[None, None, :], scores, -np.inf)
         weights = np.exp(scores - scores.max(-1, keepdims=True))
         weights /= weights.sum(-1, keepdims=True)
         context = (weights @ v).transpose(1, 0, 2).reshape(len(ids), -1)
@@ -88,6 +91,22 @@ def test_matches_a_numpy_bert_and_wraps_cls_and_sep(tmp_path: Path) -> None:
         expected = numpy_bert(tensors, wrapped)[1:-1]
         np.testing.assert_allclose(outputs[row, :length], expected, atol=1e-4)
     assert np.all(outputs[1, 2:] == 0.0)  # padding
+
+
+def test_an_erased_word_inside_a_sequence_is_left_out_and_keeps_the_positions(tmp_path: Path) -> None:
+    tensors = random_checkpoint(tmp_path / "ckpt")
+    encoder = BertEncoder(**SIZES, cache_size=10)
+    encoder.load_checkpoint(tmp_path / "ckpt")
+    ids = np.array([[5, 0, 7, 8], [5, 6, 7, 8]], dtype="int32")  # row 0: word 6 erased
+    expected = numpy_bert(tensors, np.array([2, 5, 0, 7, 8, 3]), keep=np.array([1, 1, 0, 1, 1, 1]))
+    for trainable in (True, False):  # computed, then through the frozen cache
+        encoder.trainable = trainable
+        outputs = keras.ops.convert_to_numpy(encoder(ids))
+        assert np.all(outputs[0, 1] == 0.0)
+        np.testing.assert_allclose(outputs[0, [0, 2, 3]], expected[[1, 3, 4]], atol=1e-4)
+        unerased = numpy_bert(tensors, np.array([2, 5, 6, 7, 8, 3]))[1:-1]
+        np.testing.assert_allclose(outputs[1], unerased, atol=1e-4)
+    assert len(encoder._cache) == 2  # the erased sentence is a sequence of its own
 
 
 def test_the_frozen_cache_returns_the_same_outputs(tmp_path: Path) -> None:

@@ -163,3 +163,74 @@ def test_preprocessor_marks_aspect_tokens_and_windows_long_sentences():
     assert window(10, 0, 0, 4) == (0, 4) and window(10, 9, 9, 4) == (6, 10)
     restored = AbsaPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
     assert restored.encode([sentence], [0], [3]).sentence_ids == pre.encode([sentence], [0], [3]).sentence_ids
+
+
+def _bert_tnet(vocabulary_size: int) -> TNetATT:
+    """TNet-ATT over a tiny one-layer frozen BERT encoder (contextual embeddings)."""
+    return TNetATT(vocabulary_size=vocabulary_size, num_classes=3, embedding_dim=8, units=4,
+                   bert_layers=1, bert_heads=2, bert_intermediate_size=12, cls_id=1, sep_id=2)
+
+
+def _write_checkpoint(encoder, folder: Path) -> None:
+    """A BertEncoder's weights as a Hugging Face BertModel ``model.safetensors``."""
+    from safetensors.numpy import save_file
+
+    from attnkit.layers.bert_encoder import _HF_NAMES
+
+    def value(variable):
+        return np.ascontiguousarray(keras.ops.convert_to_numpy(variable))
+
+    tensors = {
+        "embeddings.word_embeddings.weight": value(encoder.word_embeddings.embeddings),
+        "embeddings.position_embeddings.weight": value(encoder.position_embeddings.embeddings),
+        "embeddings.token_type_embeddings.weight": value(encoder.token_type_embeddings.embeddings),
+        "embeddings.LayerNorm.weight": value(encoder.embeddings_norm.gamma),
+        "embeddings.LayerNorm.bias": value(encoder.embeddings_norm.beta),
+    }
+    for index, block in enumerate(encoder.blocks):
+        for part, name in _HF_NAMES.items():
+            prefix = f"encoder.layer.{index}.{name}"
+            weight, bias = ((block[part].gamma, block[part].beta) if part.endswith("norm")
+                            else (block[part].kernel, block[part].bias))
+            tensors[f"{prefix}.weight"] = value(weight) if part.endswith("norm") else value(weight).T.copy()
+            tensors[f"{prefix}.bias"] = value(bias)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(folder / "model.safetensors"))
+
+
+def test_a_frozen_bert_keeps_its_outputs_on_disk_and_erased_sentences_apart(problem, tmp_path):
+    preprocessor, inputs, _ = problem
+    vocabulary = preprocessor.vocabulary_size
+    _write_checkpoint(_bert_tnet(vocabulary).get_layer("bert"), tmp_path / "ckpt")
+    preprocessor.tokenizer.save(str(tmp_path / "ckpt" / "tokenizer.json"))
+    recipe = {"preprocess": {"pretrained": str(tmp_path / "ckpt")}, "model": {"bert_layers": 1}}
+    task = AspectSentimentTask()
+    first = _bert_tnet(vocabulary)
+    task.initialize_model(first, preprocessor, recipe)  # ATTNKIT_HOME is tmp_path/.attnkit
+    bert = first.get_layer("bert")
+    assert bert._disk_cache is not None
+    assert bert._disk_cache.parent == tmp_path / ".attnkit" / "cache" / "bert"
+    expected = keras.ops.convert_to_numpy(first.with_attention(inputs)[0])
+    seen = len(bert._cache)
+    erased = {key: np.array(value) for key, value in inputs.items()}
+    position = int(np.argmax(erased["context_mask"][0]))  # a context word of example 0
+    erased["sentence_ids"][0, position] = 0
+    erased["context_mask"][0, position] = 0
+    expected_erased = keras.ops.convert_to_numpy(first.with_attention(erased)[0])
+    assert len(bert._cache) == seen + 1  # the erased sentence gets an entry of its own
+    assert not np.allclose(expected_erased[0], expected[0], atol=1e-7)
+
+    second = _bert_tnet(vocabulary)
+    second.set_weights(first.get_weights())
+    task.initialize_model(second, preprocessor, recipe)
+    reloaded = second.get_layer("bert")
+    assert len(reloaded._cache) == seen + 1  # read from the folder before any call
+    reloaded._encode = None  # every sentence must now come from the disk cache
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(second.with_attention(inputs)[0]),
+                                  expected)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(second.with_attention(erased)[0]),
+                                  expected_erased)
+
+    third = _bert_tnet(vocabulary)
+    task.initialize_model(third, preprocessor, {**recipe, "training": {"bert_disk_cache": False}})
+    assert third.get_layer("bert")._disk_cache is None

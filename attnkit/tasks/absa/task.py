@@ -16,6 +16,7 @@ from attnkit.data.batches import BucketedBatches
 from attnkit.data.pretrained import load_word_embeddings, resolve_checkpoint
 from attnkit.data.splits import DataSplit, load_splits
 from attnkit.errors import AttnkitError, ConfigError, DataError
+from attnkit.pipelines.checkpoints import attnkit_home
 from attnkit.tasks.absa.memnet import MemNet
 from attnkit.tasks.absa.preprocessor import AbsaPreprocessor
 from attnkit.tasks.absa.readers import SCHEMA, read_absa_file, resolve_aspect
@@ -68,6 +69,7 @@ class AspectSentimentTask(Task):
         "lowercase": True,
         "pretrained": "",
     }
+    training_defaults = {"bert_disk_cache": True}
 
     # --- data ---
     def read_splits(self, path: Path, data: Mapping[str, Any], seed: int) -> dict[str, DataSplit]:
@@ -129,12 +131,21 @@ class AspectSentimentTask(Task):
     def initialize_model(self, model, preprocessor, recipe: Mapping[str, Any]) -> None:
         """Load ``preprocess.pretrained``: the BERT encoder's weights when the model runs one
         (``model.bert_layers``), else its input word embeddings into every embedding table
-        (none without a checkpoint: trained from scratch)."""
+        (none without a checkpoint: trained from scratch).
+
+        A frozen BERT with ``training.bert_disk_cache`` (default on) also keeps its outputs
+        under ``$ATTNKIT_HOME/cache/bert``, so other seeds and later runs skip BERT for every
+        sentence an earlier run saw (a sentence with PSS-erased words is a sequence of its
+        own, with its own entry)."""
         pretrained = recipe["preprocess"]["pretrained"]
         if recipe["model"].get("bert_layers"):
             if not pretrained:
                 raise ConfigError("model.bert_layers needs preprocess.pretrained (a BERT checkpoint)")
-            model.get_layer("bert").load_checkpoint(resolve_checkpoint(pretrained))
+            bert = model.get_layer("bert")
+            bert.load_checkpoint(resolve_checkpoint(pretrained))
+            training = {**self.training_defaults, **(recipe.get("training") or {})}
+            if training["bert_disk_cache"] and not bert.trainable and bert.cache_size:
+                bert.use_disk_cache(attnkit_home() / "cache" / "bert")
             return
         if not pretrained:
             return
