@@ -5,6 +5,9 @@ attention, frozen MiniLM embeddings, batch 32, real SST-2 sentences bucketed by 
 and iVAT also get one unlabelled batch of 32 GLUE phrases per step, as in their recipes.
 Rounds alternate between strategies so machine noise hits all of them; each strategy's figure
 is the median over rounds of the mean step time, and the ratio is against vanilla's.
+Each adversarial strategy runs twice: with its default ``reuse_encoder = true`` (the perturbed
+passes replay the layers upstream of the attention) and as ``<name>-rerun`` with
+``reuse_encoder = false`` (every pass reruns the whole model, as the released code does).
 
     python benchmarks/adversarial_step_time.py --data ../shared/data/sst2 --rounds 5 --steps 20
 
@@ -29,16 +32,33 @@ from attnkit.pipelines.recipes import load_recipe
 from attnkit.tasks.registry import get_model_builder, get_task
 from attnkit.training import get_strategy
 
-STRATEGIES = ("vanilla", "at", "iat", "vat", "ivat")
+ADVERSARIAL = ("at", "iat", "vat", "ivat")
+STRATEGIES = ("vanilla", *ADVERSARIAL, *(f"{name}-rerun" for name in ADVERSARIAL))
+PASSES = {
+    "vanilla": "1 forward, 1 backward",
+    "at": "1 forward; the adversarial pass reruns the attention and head only; 1 backward",
+    "iat": "as AT, plus the (B, B, T) difference directions",
+    "vat": "1 forward on labelled + unlabelled (64 examples); nudged and adversarial passes "
+           "rerun the attention and head only; 1 backward",
+    "ivat": "as VAT",
+    "at-rerun": "2 full forward passes, 1 backward of both graphs",
+    "iat-rerun": "as at-rerun, plus the difference directions",
+    "vat-rerun": "3 full forward passes on 64 examples, 1 backward of two graphs",
+    "ivat-rerun": "as vat-rerun",
+}
 
 
-def build(strategy: str, task, preprocessor, recipe_name: str):
-    recipe = load_recipe(recipe_name)
+def build(strategy: str, task, preprocessor):
+    name, _, variant = strategy.partition("-")
+    recipe = load_recipe(f"sst2-bilstm-{name}")
     params = {k: v for k, v in recipe["model"].items() if k != "builder"}
     keras.utils.set_random_seed(0)
     model = get_model_builder(recipe["task"], recipe["model"]["builder"])(
         **params, **task.model_arguments(preprocessor))
-    trainer = get_strategy(recipe["training"]["strategy"], recipe["strategy"]).prepare(model, task)
+    settings = dict(recipe["strategy"])
+    if variant == "rerun":
+        settings["reuse_encoder"] = False
+    trainer = get_strategy(recipe["training"]["strategy"], settings).prepare(model, task)
     trainer.compile(optimizer=keras.optimizers.Adam(1e-3), loss=task.loss())
     return trainer
 
@@ -61,11 +81,11 @@ def main() -> None:
     unlabelled = task.batches(preprocessor, extra, 32, True, 1, labelled=False)
     with_unlabelled = InterleavedBatches(labelled, unlabelled)
 
-    trainers = {s: build(s, task, preprocessor, f"sst2-bilstm-{s}") for s in STRATEGIES}
+    trainers = {s: build(s, task, preprocessor) for s in STRATEGIES}
     times: dict[str, list[float]] = {s: [] for s in STRATEGIES}
     for round_index in range(args.rounds + 1):  # round 0 warms up every strategy
         for strategy, trainer in trainers.items():
-            source = with_unlabelled if strategy in ("vat", "ivat") else labelled
+            source = with_unlabelled if strategy.partition("-")[0] in ("vat", "ivat") else labelled
             batches = [source[(round_index * args.steps + i) % len(labelled)]
                        for i in range(args.steps)]
             started = time.perf_counter()
@@ -75,10 +95,12 @@ def main() -> None:
                 times[strategy].append((time.perf_counter() - started) / args.steps)
     medians = {s: statistics.median(t) for s, t in times.items()}
     rows = [{"strategy": s, "ms_per_step": 1000 * medians[s],
-             "ratio_to_vanilla": medians[s] / medians["vanilla"]} for s in STRATEGIES]
-    print("| strategy | ms/step (median of rounds) | × vanilla |\n|---|---|---|")
+             "ratio_to_vanilla": medians[s] / medians["vanilla"], "passes": PASSES[s]}
+            for s in STRATEGIES]
+    print("| strategy | ms/step (median of rounds) | × vanilla | passes |\n|---|---|---|---|")
     for row in rows:
-        print(f"| {row['strategy']} | {row['ms_per_step']:.1f} | {row['ratio_to_vanilla']:.2f} |")
+        print(f"| {row['strategy']} | {row['ms_per_step']:.1f} | {row['ratio_to_vanilla']:.2f} "
+              f"| {row['passes']} |")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
         "machine": f"{platform.processor() or platform.machine()}; {device_description()}",

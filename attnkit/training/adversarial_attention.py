@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar
 
 import keras
@@ -30,6 +31,7 @@ from attnkit.training.attention_probe import (
     probed_call,
     zero_probes,
 )
+from attnkit.training.layer_replay import LayerReplay
 from attnkit.training.perturbation_trainer import PerturbationTrainer, concat_inputs
 from attnkit.training.perturbations import (
     categorical_kl,
@@ -51,10 +53,32 @@ class AttentionPerturbationStrategy(TrainingStrategy):
     """Common parts: checking the model, wrapping it, the per-step loss terms."""
 
     term_names: ClassVar[tuple[str, ...]] = ()
+    reuse_encoder: bool = True
+    _replay: LayerReplay | None = None
+    _replay_model: keras.Model | None = None
 
     def prepare(self, model: keras.Model, task: Any) -> keras.Model:
         hooked_attention_layers(model)  # refuse models without a logits hook, before training
+        self._replay = None
         return PerturbationTrainer(model, self)
+
+    def replay_for(self, model: keras.Model) -> LayerReplay | None:
+        """The :class:`LayerReplay` that lets perturbed passes reuse ``model``'s encoder
+        (None with ``reuse_encoder=False``: every pass reruns the whole model)."""
+        if not self.reuse_encoder:
+            return None
+        if self._replay is None or self._replay_model is not model:
+            self._replay = LayerReplay(model, never_replay=hooked_attention_layers(model))
+            self._replay_model = model
+        return self._replay
+
+    @staticmethod
+    def recorded(replay: LayerReplay | None) -> AbstractContextManager:
+        return nullcontext() if replay is None else replay.recording()
+
+    @staticmethod
+    def replayed(replay: LayerReplay | None) -> AbstractContextManager:
+        return nullcontext() if replay is None else replay.replaying()
 
     def loss_terms(self, trainer: PerturbationTrainer, x, y, unlabelled) -> tuple[dict, Any]:
         """``({"loss": total, <parts>...}, clean predictions)`` for one labelled batch."""
@@ -66,9 +90,12 @@ class _Adversarial(AttentionPerturbationStrategy):
 
     term_names = ("clean_loss", "adversarial_loss")
 
-    def __init__(self, epsilon: float = 1.0, adversarial_weight: float = 1.0) -> None:
+    def __init__(
+        self, epsilon: float = 1.0, adversarial_weight: float = 1.0, reuse_encoder: bool = True
+    ) -> None:
         self.epsilon = _positive("epsilon", epsilon)
         self.adversarial_weight = float(adversarial_weight)
+        self.reuse_encoder = bool(reuse_encoder)
 
     def direction(self, gradient, site) -> Any:
         raise NotImplementedError
@@ -89,8 +116,11 @@ class _Adversarial(AttentionPerturbationStrategy):
     def loss_terms(self, trainer, x, y, unlabelled):
         if unlabelled is not None:
             raise ConfigError(f"training strategy {self.name!r} does not use unlabelled data")
-        deltas, clean, y_pred = self.perturbations(trainer, x, y)
-        y_adversarial, _ = probed_call(trainer.inner, x, fixed(deltas), training=True)
+        replay = self.replay_for(trainer.inner)
+        with self.recorded(replay):
+            deltas, clean, y_pred = self.perturbations(trainer, x, y)
+        with self.replayed(replay):
+            y_adversarial, _ = probed_call(trainer.inner, x, fixed(deltas), training=True)
         adversarial = trainer.task_loss(x, y, y_adversarial)
         total = clean + self.adversarial_weight * adversarial
         return {"loss": total, "clean_loss": clean, "adversarial_loss": adversarial}, y_pred
@@ -103,6 +133,9 @@ class AttentionAT(_Adversarial):
     Args:
         epsilon: norm of the perturbation of each example's logits.
         adversarial_weight: lambda, the weight of the adversarial loss.
+        reuse_encoder: the adversarial pass reuses the clean pass's layers upstream of the
+            attention (see ``layer_replay``); False reruns the whole model, as the released
+            code does.
     """
 
     name = "at"
@@ -127,14 +160,19 @@ class AttentionIAT(_Adversarial):
         epsilon: norm of the perturbation of each example's logits.
         adversarial_weight: lambda, the weight of the adversarial loss.
         repo_compat: reproduce the released code's direction.
+        reuse_encoder: reuse the clean pass's layers upstream of the attention (as in AT).
     """
 
     name = "iat"
 
     def __init__(
-        self, epsilon: float = 1.0, adversarial_weight: float = 1.0, repo_compat: bool = False
+        self,
+        epsilon: float = 1.0,
+        adversarial_weight: float = 1.0,
+        repo_compat: bool = False,
+        reuse_encoder: bool = True,
     ) -> None:
-        super().__init__(epsilon, adversarial_weight)
+        super().__init__(epsilon, adversarial_weight, reuse_encoder)
         self.repo_compat = repo_compat
 
     def direction(self, gradient, site):
@@ -153,10 +191,17 @@ class _Virtual(AttentionPerturbationStrategy):
     term_names = ("supervised_loss", "virtual_adversarial_loss")
     uses_unlabelled = True
 
-    def __init__(self, epsilon: float = 1.0, xi: float = 0.1, virtual_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        xi: float = 0.1,
+        virtual_weight: float = 1.0,
+        reuse_encoder: bool = True,
+    ) -> None:
         self.epsilon = _positive("epsilon", epsilon)
         self.xi = _positive("xi", xi)
         self.virtual_weight = float(virtual_weight)
+        self.reuse_encoder = bool(reuse_encoder)
 
     def start_direction(self, site) -> Any:
         raise NotImplementedError
@@ -164,9 +209,12 @@ class _Virtual(AttentionPerturbationStrategy):
     def direction(self, gradient, site) -> Any:
         raise NotImplementedError
 
-    def perturbations(self, trainer: PerturbationTrainer, inputs) -> tuple[list, Any]:
-        """The virtual adversarial perturbation of each site and the (detached) clean output."""
-        y_clean, sites = probed_call(trainer.inner, inputs, training=True)
+    def perturbations(
+        self, trainer: PerturbationTrainer, inputs, replay: LayerReplay | None = None
+    ) -> tuple[list, Any]:
+        """The virtual adversarial perturbation of each site and the clean output."""
+        with self.recorded(replay):
+            y_clean, sites = probed_call(trainer.inner, inputs, training=True)
         reference = ops.stop_gradient(y_clean)
         starts = [self.xi * ops.stop_gradient(self.start_direction(site)) for site in sites]
         probes: list = []
@@ -175,7 +223,8 @@ class _Virtual(AttentionPerturbationStrategy):
             probes.append(ops.zeros_like(logits).requires_grad_(True))
             return starts[index] + probes[-1]
 
-        y_nudged, _ = probed_call(trainer.inner, inputs, nudged, training=True)
+        with self.replayed(replay):
+            y_nudged, _ = probed_call(trainer.inner, inputs, nudged, training=True)
         divergence = categorical_kl(reference, y_nudged)
         gradients = torch.autograd.grad(divergence, probes)
         deltas = [
@@ -187,10 +236,12 @@ class _Virtual(AttentionPerturbationStrategy):
     def loss_terms(self, trainer, x, y, unlabelled):
         labelled_count = ops.shape(y)[0]
         inputs = x if unlabelled is None else concat_inputs(x, unlabelled)
-        deltas, y_all = self.perturbations(trainer, inputs)
+        replay = self.replay_for(trainer.inner)
+        deltas, y_all = self.perturbations(trainer, inputs, replay)
         y_pred = y_all[:labelled_count]
         supervised = trainer.task_loss(x, y, y_pred)
-        y_adversarial, _ = probed_call(trainer.inner, inputs, fixed(deltas), training=True)
+        with self.replayed(replay):
+            y_adversarial, _ = probed_call(trainer.inner, inputs, fixed(deltas), training=True)
         virtual = categorical_kl(ops.stop_gradient(y_all), y_adversarial)
         total = supervised + self.virtual_weight * virtual
         terms = {"loss": total, "supervised_loss": supervised, "virtual_adversarial_loss": virtual}
@@ -207,14 +258,21 @@ class AttentionVAT(_Virtual):
         xi: finite-difference step of the power iteration (Miyato's default 0.1).
         virtual_weight: lambda, the weight of the KL term.
         seed: seed of the random start directions.
+        reuse_encoder: the nudged and adversarial passes reuse the clean pass's layers
+            upstream of the attention (see ``layer_replay``); False reruns the whole model.
     """
 
     name = "vat"
 
     def __init__(
-        self, epsilon: float = 1.0, xi: float = 0.1, virtual_weight: float = 1.0, seed: int = 0
+        self,
+        epsilon: float = 1.0,
+        xi: float = 0.1,
+        virtual_weight: float = 1.0,
+        seed: int = 0,
+        reuse_encoder: bool = True,
     ) -> None:
-        super().__init__(epsilon, xi, virtual_weight)
+        super().__init__(epsilon, xi, virtual_weight, reuse_encoder)
         self.seed = seed
         self._noise: keras.random.SeedGenerator | None = None
 
@@ -238,6 +296,7 @@ class AttentionIVAT(_Virtual):
         epsilon: norm of the virtual adversarial perturbation per example.
         xi: finite-difference step of the power iteration.
         virtual_weight: lambda, the weight of the KL term.
+        reuse_encoder: reuse the clean pass's layers upstream of the attention (as in VAT).
     """
 
     name = "ivat"

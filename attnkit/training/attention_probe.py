@@ -43,7 +43,7 @@ class AttentionSite:
 
 def hooked_attention_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """The layers of ``model`` that expose ``logits_hook``; a clear error if there are none."""
-    layers = [layer for layer in _all_layers(model) if hasattr(layer, "logits_hook")]
+    layers = [layer for layer in all_layers(model) if hasattr(layer, "logits_hook")]
     if not layers:
         raise ConfigError(
             f"model {model.name!r} ({type(model).__name__}) has no attention layer with a logits "
@@ -54,7 +54,8 @@ def hooked_attention_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return layers
 
 
-def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
+def all_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Every sub-layer of ``model``, at any depth, once each (breadth first)."""
     seen: dict[int, keras.layers.Layer] = {}
     stack = list(model.layers)
     while stack:

@@ -187,7 +187,9 @@ def test_bad_strategy_settings_are_refused() -> None:
         get_strategy("at", {"epsilon": 0.0})
     with pytest.raises(TypeError):
         get_strategy("vat", {"epsilonn": 1.0})
-    assert strategy_defaults("iat") == {"epsilon": 1.0, "adversarial_weight": 1.0, "repo_compat": False}
+    assert strategy_defaults("iat") == {
+        "epsilon": 1.0, "adversarial_weight": 1.0, "repo_compat": False, "reuse_encoder": True
+    }
 
 
 def test_fixed_perturbations_must_cover_every_site() -> None:
