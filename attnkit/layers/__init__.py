@@ -1,6 +1,7 @@
 """Reusable Keras layers: the attention zoo (one class per file), all masked and saveable."""
 
 from attnkit.layers.additive_attention import AdditiveAttention
+from attnkit.layers.attention_softmax import AttentionSoftmax
 from attnkit.layers.bert_encoder import BertEncoder
 from attnkit.layers.bidirectional_rnn import BidirectionalRNN
 from attnkit.layers.global_context_attention import GlobalContextAttention
@@ -12,6 +13,7 @@ from attnkit.layers.soft_alignment import SoftAlignment
 
 __all__ = [
     "AdditiveAttention",
+    "AttentionSoftmax",
     "BertEncoder",
     "BidirectionalRNN",
     "GlobalContextAttention",

@@ -48,8 +48,9 @@ def hooked_attention_layers(model: keras.Model) -> list[keras.layers.Layer]:
         raise ConfigError(
             f"model {model.name!r} ({type(model).__name__}) has no attention layer with a logits "
             "hook, so attention-perturbation training cannot run on it; use a model whose "
-            "attention is AdditiveAttention, GlobalContextAttention or LowRankMultiHeadAttention "
-            "(e.g. text_classifier with head=additive|global-context|lama)"
+            "attention is AdditiveAttention, GlobalContextAttention, LowRankMultiHeadAttention or "
+            "AttentionSoftmax (e.g. text_classifier with head=additive|global-context|lama, the "
+            "pair classifier, MemNet, TNet-ATT)"
         )
     return layers
 

@@ -210,3 +210,31 @@ def test_at_trains_under_jit_compile() -> None:
     assert history["loss"][0] == pytest.approx(
         history["clean_loss"][0] + history["adversarial_loss"][0], rel=1e-5
     )
+
+
+@pytest.mark.parametrize("builder", ["memnet", "tnet"])
+def test_the_absa_models_train_with_attention_at(builder: str) -> None:
+    import polars as pl
+
+    from attnkit.data.splits import DataSplit
+    from attnkit.tasks.absa import AspectSentimentTask, MemNet, TNetATT
+    from attnkit.tasks.absa.sample_data import sample_examples
+
+    task = AspectSentimentTask()
+    rows = sample_examples(64, seed=1)
+    frame = pl.DataFrame([{**row, "sid": str(i), "_line": None} for i, row in enumerate(rows)])
+    split = DataSplit("train", Path("generated"), frame)
+    preprocessor = task.fit_preprocessor(split, task.preprocess_defaults)
+    batches = task.batches(preprocessor, split, 16, shuffle=True, seed=0)
+    keras.utils.set_random_seed(4)
+    size = preprocessor.vocabulary_size
+    model = (MemNet(vocabulary_size=size, num_classes=3, embedding_dim=16, hops=2)
+             if builder == "memnet" else
+             TNetATT(vocabulary_size=size, num_classes=3, embedding_dim=16, units=8,
+                     freeze_embeddings=False, dropout=0.0))
+    trainer = compiled_trainer("at", model)
+    history = trainer.fit(batches, epochs=6, verbose=0).history
+    assert history["clean_loss"][-1] < history["clean_loss"][0]
+    assert history["loss"][0] == pytest.approx(
+        history["clean_loss"][0] + history["adversarial_loss"][0], rel=1e-5
+    )

@@ -3,19 +3,26 @@ numbers as a full pass, and the strategies' losses and gradients do not change w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
+import polars as pl
 import numpy as np
 import pytest
 from keras import ops
 
+from attnkit.tasks.absa import AspectSentimentTask, MemNet, TNetATT
+from attnkit.tasks.absa.sample_data import sample_examples
 from attnkit.tasks.text_pairs import AttentionPairClassifier
 from attnkit.tasks.text_classification.model import TextClassifier
 from attnkit.training import get_strategy
 from attnkit.training.attention_probe import fixed, hooked_attention_layers, probed_call
 from attnkit.training.layer_replay import LayerReplay
+from attnkit.data.splits import DataSplit
 from attnkit.training.perturbation_trainer import PerturbationTrainer
 
 LENGTHS = (6, 3, 5, 2)
+ABSA_VOCABULARY = 60
 
 
 def classifier(head: str = "additive", dropout: float = 0.0) -> TextClassifier:
@@ -40,6 +47,18 @@ def pair_batch() -> dict:
         ids_a[row, :length] = rng.integers(2, 30, size=length)
         ids_b[row, : min(length, 5)] = rng.integers(2, 30, size=min(length, 5))
     return {"token_ids_a": ids_a, "token_ids_b": ids_b}
+
+
+def absa_batch() -> dict:
+    """Four generated aspect-sentiment examples as model inputs (vocabulary under 60)."""
+    task = AspectSentimentTask()
+    rows = sample_examples(4, seed=0)
+    frame = pl.DataFrame([{**row, "sid": str(i), "_line": None} for i, row in enumerate(rows)])
+    split = DataSplit("train", Path("generated"), frame)
+    preprocessor = task.fit_preprocessor(split, task.preprocess_defaults)
+    assert preprocessor.vocabulary_size <= ABSA_VOCABULARY
+    inputs, _ = task.batches(preprocessor, split, 4, shuffle=False, seed=0)[0]
+    return inputs
 
 
 def replay_for(model) -> LayerReplay:
@@ -106,6 +125,11 @@ MODELS = {
     "pair-cross": (lambda: AttentionPairClassifier(
         vocabulary_size=30, num_classes=2, embedding_dim=8, units=4, attention_units=4,
         hidden_units=6, dropout=0.0, interaction="cross", overlap_features=True), pair_batch),
+    # the inline-scored ABSA attention (AttentionSoftmax): one layer called per hop
+    "memnet-2-hops": (lambda: MemNet(vocabulary_size=ABSA_VOCABULARY, num_classes=3,
+                                     embedding_dim=8, hops=2), absa_batch),
+    "tnet": (lambda: TNetATT(vocabulary_size=ABSA_VOCABULARY, num_classes=3, embedding_dim=8,
+                             units=4, freeze_embeddings=False, dropout=0.0), absa_batch),
 }
 
 

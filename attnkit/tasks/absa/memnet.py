@@ -6,7 +6,8 @@ import keras
 from keras import ops
 
 from attnkit.layers.export import register
-from attnkit.layers.masking import masked_mean, masked_softmax
+from attnkit.layers.attention_softmax import AttentionSoftmax
+from attnkit.layers.masking import masked_mean
 from attnkit.tasks.absa.inputs import AttentionExposingModel, absa_inputs, embed, token_encoder
 
 TABLES = ("shared", "separate")
@@ -87,6 +88,7 @@ class MemNet(AttentionExposingModel):
         drop = keras.layers.Dropout(dropout, name="embedding_dropout")
         project = keras.layers.Dense(embedding_dim, use_bias=False, name="attention_projection")
         transform = keras.layers.Dense(embedding_dim, use_bias=False, name="hop_transform")
+        attend = AttentionSoftmax(name="aspect_attention")  # one layer, called once per hop
 
         inputs = absa_inputs()
         ids, aspect_ids = inputs["sentence_ids"], inputs["aspect_ids"]
@@ -97,7 +99,7 @@ class MemNet(AttentionExposingModel):
         attention = None
         for _ in range(hops):
             scores = ops.sum(memory * ops.expand_dims(project(vector), 1), axis=-1)
-            attention = masked_softmax(scores, context)
+            attention = attend(scores, mask=context)
             read = ops.sum(ops.expand_dims(attention, -1) * outputs, axis=1)
             vector = read + transform(vector)
         probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(

@@ -7,7 +7,7 @@ from keras import ops
 
 from attnkit.layers import BidirectionalRNN
 from attnkit.layers.export import register
-from attnkit.layers.masking import masked_softmax
+from attnkit.layers.attention_softmax import AttentionSoftmax
 from attnkit.tasks.absa.aspect_positions import AspectPositions
 from attnkit.tasks.absa.aspect_query import AspectQuery
 from attnkit.tasks.absa.context_preserving import ContextPreservingTransformation
@@ -91,7 +91,9 @@ class TNetATT(AttentionExposingModel):
             states = cpt(states, aspect_states, aspect_mask, weights)
         query = AspectQuery(name="aspect_query")(aspect_states, aspect_mask)
         scores = ops.sum(states * ops.expand_dims(query, 1), axis=-1)
-        attention = masked_softmax(scores, ops.cast(inputs["context_mask"], "bool"))
+        attention = AttentionSoftmax(name="aspect_attention")(
+            scores, mask=ops.cast(inputs["context_mask"], "bool")
+        )
         feature = ops.sum(ops.expand_dims(attention, -1) * states, axis=1)
         feature = keras.layers.Dropout(dropout, name="feature_dropout")(feature)
         probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(
