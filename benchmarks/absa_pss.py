@@ -159,6 +159,8 @@ def main() -> None:
                         help="the JSON results file (default results/absa_pss_<model>.json)")
     parser.add_argument("--pss-only", action="store_true",
                         help="skip the plain runs (e.g. a PSS variant next to earlier plain runs)")
+    parser.add_argument("--plain-only", action="store_true",
+                        help="skip the PSS runs (e.g. a dev check of a model setting)")
     parser.add_argument("--report", action="store_true", help="only print the table")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -169,7 +171,8 @@ def main() -> None:
             results = load(path)
             done = {(r["model"], r["pss"], r["seed"]) for r in results["runs"]}
             for seed in args.seeds:
-                for pss in (True,) if args.pss_only else (False, True):
+                kinds = (True,) if args.pss_only else (False,) if args.plain_only else (False, True)
+                for pss in kinds:
                     if (model, pss, seed) in done:
                         continue
                     run = run_one(model, pss, seed, args.data, args.extra)

@@ -26,7 +26,7 @@ TINY = (
     "training.epochs=2",
     "training.batch_size=16",
 )
-TNET = (*TINY, "model.units=4")
+TNET = (*TINY, "model.units=4", "model.bert_layers=0")  # the recipes run 3 MiniLM layers
 RECIPES = ("memnet", "tnet", "memnet-pss", "tnet-pss")
 
 
@@ -53,6 +53,9 @@ def test_shipped_recipes_resolve():
         assert recipe["preprocess"]["pretrained"] == "minilm"
         assert recipe["training"]["strategy"] == ("pss" if name.endswith("pss") else "standard")
     assert load_recipe("semeval14-restaurants-tnet-pss")["strategy"]["weight"] == 0.5
+    assert load_recipe("semeval14-restaurants-tnet-pss")["strategy"]["extract_from"] == "train_pass"
+    for name in ("tnet", "tnet-pss"):
+        assert load_recipe(f"semeval14-restaurants-{name}")["model"]["bert_layers"] == 3
     assert load_recipe("semeval14-restaurants-memnet-pss")["strategy"]["weight"] == 1.0
 
 
