@@ -37,7 +37,7 @@ from attnkit.training.strategies import TrainingStrategy, register_strategy
 from attnkit.training.weight_vector import WeightVector
 
 LossFn = Callable[[Any, Any, Any], Any]
-INITS = ("scaled", "uniform")
+INITS = ("scaled", "uniform", "local")
 _CHUNK = 256  # examples per forward pass when evaluating a fitness
 
 
@@ -51,6 +51,8 @@ class DEInitResult:
     best_fitness: float
     history: list[Generation]
     seconds: float
+    holdout_initial: float | None = None
+    holdout_best: float | None = None
 
     @property
     def evaluations(self) -> int:
@@ -75,7 +77,9 @@ def initial_population(
     ``"scaled"``: each variable drawn uniformly with the root-mean-square of its initial
     values (so each individual is on the scale of a fresh Glorot/orthogonal init; all-zero
     variables such as most biases stay zero). ``"uniform"``: U(-init_range, init_range), the
-    paper's option.
+    paper's option. ``"local"``: ``start`` plus such a draw scaled by ``init_range`` (e.g.
+    0.1), so every individual keeps the structure of the model's own initialisation (an
+    orthogonal recurrent kernel stays nearly orthogonal) and DE searches around it.
     """
     population = np.empty((size, weights.size), dtype=np.float32)
     population[0] = start
@@ -84,15 +88,20 @@ def initial_population(
             bound = init_range
         else:
             bound = math.sqrt(3.0) * float(np.sqrt(np.mean(np.square(start[segment]))))
-        population[1:, segment] = rng.uniform(-bound, bound, (size - 1, segment.stop - segment.start))
+            if init == "local":
+                bound *= init_range
+        drawn = rng.uniform(-bound, bound, (size - 1, segment.stop - segment.start))
+        population[1:, segment] = start[segment] + drawn if init == "local" else drawn
     return population
 
 
-def fitness_batches(train_batches: Any, examples: int) -> list[tuple[Any, Any]]:
+def fitness_batches(train_batches: Any, examples: int, skip: int = 0) -> list[tuple[Any, Any]]:
     """Batches of the first training batches (in the seeded epoch-0 order, so a random subset),
-    ``examples`` in all at least, concatenated into chunks for fewer forward passes."""
+    ``examples`` in all at least, concatenated into chunks for fewer forward passes.
+    ``skip`` leaves out the first ``skip`` batches (e.g. those the fitness is measured on, to
+    get held-out ones); none are left when ``skip`` reaches the number of batches."""
     chosen_x, chosen_y, total = [], [], 0
-    for index in range(len(train_batches)):
+    for index in range(skip, len(train_batches)):
         x, y = train_batches[index][:2]
         x, _ = split_unlabelled(x)  # a semi-supervised batch's unlabelled part has no loss
         chosen_x.append(x)
@@ -111,6 +120,17 @@ def fitness_batches(train_batches: Any, examples: int) -> list[tuple[Any, Any]]:
         chunks.append((current_x, np.concatenate(current_y)))
     return [(keras.tree.map_structure(keras.ops.convert_to_tensor, x),
              keras.ops.convert_to_tensor(y)) for x, y in chunks]
+
+
+def covering_batches(train_batches: Any, examples: int) -> int:
+    """How many of the first training batches :func:`fitness_batches` takes for ``examples``."""
+    total = 0
+    for index in range(len(train_batches)):
+        x, y = train_batches[index][:2]
+        total += len(np.asarray(y))
+        if total >= examples:
+            return index + 1
+    return len(train_batches)
 
 
 def loss_fitness(
@@ -148,12 +168,15 @@ def initialize_with_de(
     layers: Sequence[str] = (),
     rng: np.random.Generator | None = None,
     callback: Callable[[Generation], None] | None = None,
+    holdout: Sequence[tuple[Any, Any]] = (),
 ) -> DEInitResult:
     """Run clustering-based DE on ``model``'s trainable weights and keep the best individual.
 
     ``loss_fn(x, y, y_pred)`` is the fitness on each of ``batches`` (``(inputs, targets)``);
     individual 0 is the model's current weights, so the result is never worse than them on
-    the fitness batches.
+    the fitness batches. With ``holdout`` batches, the same loss of the initial and of the
+    kept weights on them is reported too (``holdout_initial``, ``holdout_best``): whether
+    what DE gained on the fitness batches carries over to other examples.
 
     Example:
         >>> result = initialize_with_de(model, keras.losses.SparseCategoricalCrossentropy(),
@@ -184,9 +207,14 @@ def initialize_with_de(
     except BaseException:
         weights.set(start)  # an interrupted search leaves the model as it found it
         raise
+    holdout_initial = holdout_best = None
+    if holdout:
+        held_out = loss_fitness(model, weights, loss_fn, holdout)
+        holdout_initial, holdout_best = held_out(start), held_out(result.best)
     weights.set(result.best)
     return DEInitResult(weights.size, float(result.initial_fitness[0]), result.best_fitness,
-                        result.history, time.perf_counter() - started)
+                        result.history, time.perf_counter() - started, holdout_initial,
+                        holdout_best)
 
 
 @register_strategy
@@ -202,9 +230,13 @@ class DifferentialEvolutionInit(TrainingStrategy):
             evaluations).
         update_fraction: share of NP added each generation by the updating scheme.
         fitness_examples: training examples the fitness (the task loss) is measured on.
-        init: ``"scaled"`` (each variable drawn on the scale of its initial values) or
-            ``"uniform"`` (U(-init_range, init_range) everywhere, the paper's option).
-        init_range: the bound of ``"uniform"``.
+        holdout_examples: further training examples (after the fitness ones) on which the
+            loss of the initial and of the kept weights is reported (0 = none).
+        init: ``"scaled"`` (each variable drawn on the scale of its initial values),
+            ``"uniform"`` (U(-init_range, init_range) everywhere, the paper's option) or
+            ``"local"`` (the model's initial values plus a ``"scaled"`` draw times
+            ``init_range``).
+        init_range: the bound of ``"uniform"``; the relative perturbation of ``"local"``.
         layers: comma-separated layer names whose trainable weights are evolved (empty: all
             trainable weights; frozen ones never are).
         seed: the DE's random seed; -1 follows the recipe seed.
@@ -221,6 +253,7 @@ class DifferentialEvolutionInit(TrainingStrategy):
         generations: int = 20,
         update_fraction: float = 0.2,
         fitness_examples: int = 512,
+        holdout_examples: int = 0,
         init: str = "scaled",
         init_range: float = 1.0,
         layers: str = "",
@@ -236,6 +269,10 @@ class DifferentialEvolutionInit(TrainingStrategy):
             raise ConfigError(f"strategy.update_fraction must be in [0, 1), got {update_fraction}")
         if fitness_examples <= 0:
             raise ConfigError(f"strategy.fitness_examples must be positive, got {fitness_examples}")
+        if holdout_examples < 0:
+            raise ConfigError(f"strategy.holdout_examples must be >= 0, got {holdout_examples}")
+        if init == "local" and init_range <= 0:
+            raise ConfigError(f"strategy.init_range must be positive, got {init_range}")
         self.population = population
         self.F = F
         self.CR = CR
@@ -243,6 +280,7 @@ class DifferentialEvolutionInit(TrainingStrategy):
         self.generations = generations
         self.update_fraction = update_fraction
         self.fitness_examples = fitness_examples
+        self.holdout_examples = holdout_examples
         self.init = init
         self.init_range = init_range
         self.layers = tuple(name.strip() for name in layers.split(",") if name.strip())
@@ -254,6 +292,10 @@ class DifferentialEvolutionInit(TrainingStrategy):
 
         seed = self.seed if self.seed >= 0 else int(np.random.randint(2**31 - 1))
         batches = fitness_batches(train_batches, self.fitness_examples)
+        holdout = []
+        if self.holdout_examples:
+            used = covering_batches(train_batches, self.fitness_examples)
+            holdout = fitness_batches(train_batches, self.holdout_examples, skip=used)
 
         def loss_fn(x, y, y_pred):
             return trainer.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
@@ -273,11 +315,16 @@ class DifferentialEvolutionInit(TrainingStrategy):
             clusters=self.clusters, generations=self.generations,
             update_fraction=self.update_fraction, init=self.init, init_range=self.init_range,
             layers=self.layers, rng=np.random.default_rng(seed), callback=report,
+            holdout=holdout,
         )
         self.result = result
         print(f"[attnkit] DE initialisation: {result.dimension} weights, fitness "
               f"{result.initial_fitness:.4f} (initial weights) -> {result.best_fitness:.4f} "
               f"in {result.seconds:.0f} s", flush=True)
+        if result.holdout_initial is not None:
+            print(f"[attnkit] DE on {self.holdout_examples} held-out training examples: loss "
+                  f"{result.holdout_initial:.4f} (initial weights) -> {result.holdout_best:.4f}",
+                  flush=True)
         if logging:
             mlflow.log_metrics({
                 "de_seconds": result.seconds,
@@ -286,4 +333,7 @@ class DifferentialEvolutionInit(TrainingStrategy):
                 "de_final_fitness": result.best_fitness,
                 "de_dimension": float(result.dimension),
             })
+            if result.holdout_initial is not None:
+                mlflow.log_metrics({"de_holdout_initial": result.holdout_initial,
+                                    "de_holdout_final": result.holdout_best})
             mlflow.log_text(result.to_csv(), "de/fitness.csv")

@@ -111,7 +111,11 @@ def test_de_recipe_with_adversarial_attention_alternative(capsys, pairs_dir: Pat
     with_de = fit_json(capsys, ["msrp-plagiarism", "--data", str(pairs_dir), *sets(
         [*TINY, "strategy.population=5", "strategy.generations=2", "strategy.fitness_examples=32",
          "training.epochs=1"])])
-    assert "de_seconds" in MlflowClient().get_run(with_de["run_id"]).data.metrics
+    metrics = MlflowClient().get_run(with_de["run_id"]).data.metrics
+    assert "de_seconds" in metrics
+    # the recipe reports the DE individual's loss on training pairs the fitness did not see
+    assert load_recipe("msrp-plagiarism")["strategy"]["holdout_examples"] > 0
+    assert metrics["de_holdout_initial"] > 0 and metrics["de_holdout_final"] > 0
     # The pair model's attention is hookable: attention AT trains it (two sites, one per text).
     adversarial = fit_json(capsys, ["msrp-plagiarism-noDE", "--data", str(pairs_dir), *sets(
         [*TINY, "training.strategy=at", "strategy.epsilon=0.5", "training.epochs=1"])])

@@ -15,6 +15,7 @@ from attnkit.pipelines import cli
 from attnkit.tasks.text_classification.model import TextClassifier
 from attnkit.training import get_strategy
 from attnkit.training.de_init import (
+    covering_batches,
     fitness_batches,
     initial_population,
     initialize_with_de,
@@ -82,6 +83,40 @@ def test_initial_population_keeps_the_model_init_first_and_its_scale() -> None:
     assert np.abs(uniform[1:]).max() <= 0.5 and np.abs(uniform[1:]).max() > 0.4
 
 
+def test_local_population_stays_around_the_model_init() -> None:
+    model = tiny_classifier()
+    weights = WeightVector(model)
+    start = weights.get()
+    population = initial_population(start, weights, 12, "local", 0.1, np.random.default_rng(0))
+    np.testing.assert_array_equal(population[0], start)
+    assert not np.array_equal(population[1], start)
+    for segment in weights.segments():
+        rms = np.sqrt(np.mean(start[segment] ** 2))
+        offsets = population[1:, segment] - start[segment]
+        assert np.abs(offsets).max() <= 0.1 * np.sqrt(3) * rms + 1e-6
+    # far closer to the init than a "scaled" population (which is independent of it)
+    scaled = initial_population(start, weights, 12, "scaled", 1.0, np.random.default_rng(0))
+    distance = np.linalg.norm(population[1:] - start, axis=1).mean()
+    assert distance < 0.2 * np.linalg.norm(scaled[1:] - start, axis=1).mean()
+
+
+def test_de_reports_the_loss_on_held_out_batches() -> None:
+    model = tiny_classifier()
+    x, y = token_batch(seed=0)
+    held_x, held_y = token_batch(seed=1)
+    start = WeightVector(model).get()
+    result = initialize_with_de(model, sparse_ce, [(x, y)], population=6, generations=2,
+                                rng=np.random.default_rng(0), holdout=[(held_x, held_y)])
+    weights = WeightVector(model)
+    kept = weights.get()
+    held_out = loss_fitness(model, weights, sparse_ce, [(held_x, held_y)])
+    assert result.holdout_initial == pytest.approx(held_out(start), rel=1e-5)
+    assert result.holdout_best == pytest.approx(held_out(kept), rel=1e-5)
+    weights.set(kept)
+    assert initialize_with_de(model, sparse_ce, [(x, y)], population=4,
+                              generations=0).holdout_initial is None
+
+
 def test_de_keeps_the_best_individual_and_never_touches_frozen_weights() -> None:
     model = tiny_classifier()
     x, y = token_batch()
@@ -142,6 +177,17 @@ def test_fitness_batches_take_a_subset_and_drop_unlabelled_inputs() -> None:
     chunks = fitness_batches(labelled, 40)
     total = sum(int(y.shape[0]) for _, y in chunks)
     assert 40 <= total < 40 + 16  # whole batches until 40 examples are in
+    used = covering_batches(labelled, 40)
+    sizes = [len(labelled[index][1]) for index in range(used)]
+    assert sum(sizes) >= 40 > sum(sizes[:-1]) and sum(sizes) == total
+    # labelled by row number: the held-out batches after the skipped ones are other rows
+    numbered = BucketedBatches({"token_ids": ids}, np.arange(100), 16, True, 0)
+    first = fitness_batches(numbered, 40)
+    later = fitness_batches(numbered, 30, skip=covering_batches(numbered, 40))
+    rows = [set(np.concatenate([keras.ops.convert_to_numpy(y) for _, y in part]).tolist())
+            for part in (first, later)]
+    assert len(rows[1]) >= 30 and not rows[0] & rows[1]
+    assert fitness_batches(labelled, 10, skip=len(labelled)) == []
     extra = BucketedBatches({"token_ids": ids}, None, 16, True, 1)
     mixed = fitness_batches(InterleavedBatches(labelled, extra), 20)
     assert all(set(x) == {"token_ids"} for x, _ in mixed)
@@ -151,7 +197,9 @@ def test_fitness_batches_take_a_subset_and_drop_unlabelled_inputs() -> None:
     ("params", "message"),
     [({"population": 3}, "population must be at least 4"), ({"F": 0}, "F must"),
      ({"CR": 2.0}, "CR must"), ({"clusters": 50}, "clusters"), ({"init": "zeros"}, "init"),
-     ({"update_fraction": 1.0}, "update_fraction"), ({"fitness_examples": 0}, "fitness_examples")],
+     ({"update_fraction": 1.0}, "update_fraction"), ({"fitness_examples": 0}, "fitness_examples"),
+     ({"holdout_examples": -1}, "holdout_examples"),
+     ({"init": "local", "init_range": 0.0}, "init_range")],
 )
 def test_bad_strategy_settings_are_config_errors(params: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
