@@ -52,7 +52,7 @@ def test_shipped_recipes_resolve():
         assert recipe["task"] == "aspect_sentiment"
         assert recipe["preprocess"]["pretrained"] == "minilm"
         assert recipe["training"]["strategy"] == ("pss" if name.endswith("pss") else "standard")
-    assert load_recipe("semeval14-restaurants-tnet-pss")["strategy"]["weight"] == 0.5
+    assert load_recipe("semeval14-restaurants-tnet-pss")["strategy"]["weight"] == 0.1
     assert load_recipe("semeval14-restaurants-tnet-pss")["strategy"]["extract_from"] == "train_pass"
     for name in ("tnet", "tnet-pss"):
         assert load_recipe(f"semeval14-restaurants-{name}")["model"]["bert_layers"] == 3
