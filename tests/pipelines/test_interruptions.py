@@ -15,6 +15,15 @@ from attnkit.pipelines.callbacks import CheckpointAndEarlyStop, log_unlogged_epo
 from attnkit.pipelines.interrupts import StopAtBatchEnd, deferred_interrupts
 
 
+@pytest.fixture(autouse=True)
+def _sigint_handled():
+    """Ctrl-C handled as in a terminal, even where the test run itself was started in the
+    background (a non-interactive shell's ``cmd &`` starts it with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_the_first_ctrl_c_is_deferred_to_the_callback() -> None:
     with pytest.raises(KeyboardInterrupt):
         with deferred_interrupts() as stop:
