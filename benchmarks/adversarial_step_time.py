@@ -56,8 +56,8 @@ def build(strategy: str, task, preprocessor):
     model = get_model_builder(recipe["task"], recipe["model"]["builder"])(
         **params, **task.model_arguments(preprocessor))
     settings = dict(recipe["strategy"])
-    if variant == "rerun":
-        settings["reuse_encoder"] = False
+    if name != "vanilla":  # both ways whatever the recipe chose
+        settings["reuse_encoder"] = variant != "rerun"
     trainer = get_strategy(recipe["training"]["strategy"], settings).prepare(model, task)
     trainer.compile(optimizer=keras.optimizers.Adam(1e-3), loss=task.loss())
     return trainer
