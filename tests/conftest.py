@@ -90,3 +90,42 @@ def sample_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "data"
     make_sample_data(directory, size=200, seed=0)
     return directory
+
+
+def _save_hf_checkpoint(encoder, folder: Path) -> None:
+    """Save a BertEncoder's weights under Hugging Face BertModel names (``model.safetensors``)
+    with a placeholder ``tokenizer.json``."""
+    import keras
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from attnkit.layers.bert_encoder import _HF_NAMES
+
+    def value(variable):
+        return np.ascontiguousarray(keras.ops.convert_to_numpy(variable))
+
+    tensors = {
+        "embeddings.word_embeddings.weight": value(encoder.word_embeddings.embeddings),
+        "embeddings.position_embeddings.weight": value(encoder.position_embeddings.embeddings),
+        "embeddings.token_type_embeddings.weight": value(encoder.token_type_embeddings.embeddings),
+        "embeddings.LayerNorm.weight": value(encoder.embeddings_norm.gamma),
+        "embeddings.LayerNorm.bias": value(encoder.embeddings_norm.beta),
+    }
+    for index, block in enumerate(encoder.blocks):
+        for part, name in _HF_NAMES.items():
+            prefix = f"encoder.layer.{index}.{name}"
+            if part.endswith("norm"):
+                tensors[f"{prefix}.weight"] = value(block[part].gamma)
+                tensors[f"{prefix}.bias"] = value(block[part].beta)
+            else:
+                tensors[f"{prefix}.weight"] = np.ascontiguousarray(value(block[part].kernel).T)
+                tensors[f"{prefix}.bias"] = value(block[part].bias)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(folder / "model.safetensors"))
+    (folder / "tokenizer.json").write_text("{}")
+
+
+@pytest.fixture
+def write_hf_checkpoint():
+    """``write_hf_checkpoint(encoder, folder)``: a BertEncoder as a Hugging Face checkpoint folder."""
+    return _save_hf_checkpoint

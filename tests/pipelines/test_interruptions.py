@@ -12,7 +12,7 @@ import pytest
 
 import attnkit  # noqa: F401  (the torch backend)
 from attnkit.pipelines.callbacks import CheckpointAndEarlyStop, log_unlogged_epoch
-from attnkit.pipelines.interrupts import StopAtBatchEnd, deferred_interrupts
+from attnkit.pipelines.interrupts import deferred_interrupts
 
 
 @pytest.fixture(autouse=True)

@@ -171,37 +171,12 @@ def _bert_tnet(vocabulary_size: int) -> TNetATT:
                    bert_layers=1, bert_heads=2, bert_intermediate_size=12, cls_id=1, sep_id=2)
 
 
-def _write_checkpoint(encoder, folder: Path) -> None:
-    """A BertEncoder's weights as a Hugging Face BertModel ``model.safetensors``."""
-    from safetensors.numpy import save_file
-
-    from attnkit.layers.bert_encoder import _HF_NAMES
-
-    def value(variable):
-        return np.ascontiguousarray(keras.ops.convert_to_numpy(variable))
-
-    tensors = {
-        "embeddings.word_embeddings.weight": value(encoder.word_embeddings.embeddings),
-        "embeddings.position_embeddings.weight": value(encoder.position_embeddings.embeddings),
-        "embeddings.token_type_embeddings.weight": value(encoder.token_type_embeddings.embeddings),
-        "embeddings.LayerNorm.weight": value(encoder.embeddings_norm.gamma),
-        "embeddings.LayerNorm.bias": value(encoder.embeddings_norm.beta),
-    }
-    for index, block in enumerate(encoder.blocks):
-        for part, name in _HF_NAMES.items():
-            prefix = f"encoder.layer.{index}.{name}"
-            weight, bias = ((block[part].gamma, block[part].beta) if part.endswith("norm")
-                            else (block[part].kernel, block[part].bias))
-            tensors[f"{prefix}.weight"] = value(weight) if part.endswith("norm") else value(weight).T.copy()
-            tensors[f"{prefix}.bias"] = value(bias)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(folder / "model.safetensors"))
-
-
-def test_a_frozen_bert_keeps_its_outputs_on_disk_and_erased_sentences_apart(problem, tmp_path):
+def test_a_frozen_bert_keeps_its_outputs_on_disk_and_erased_sentences_apart(
+    problem, tmp_path, write_hf_checkpoint
+):
     preprocessor, inputs, _ = problem
     vocabulary = preprocessor.vocabulary_size
-    _write_checkpoint(_bert_tnet(vocabulary).get_layer("bert"), tmp_path / "ckpt")
+    write_hf_checkpoint(_bert_tnet(vocabulary).get_layer("bert"), tmp_path / "ckpt")
     preprocessor.tokenizer.save(str(tmp_path / "ckpt" / "tokenizer.json"))
     recipe = {"preprocess": {"pretrained": str(tmp_path / "ckpt")}, "model": {"bert_layers": 1}}
     task = AspectSentimentTask()

@@ -269,37 +269,9 @@ def bert_pair_model(**overrides) -> AttentionPairClassifier:
                       **overrides)
 
 
-def write_hf_checkpoint(encoder, folder: Path) -> None:
-    """Save a BertEncoder's weights under Hugging Face BertModel names."""
-    from safetensors.numpy import save_file
-
-    from attnkit.layers.bert_encoder import _HF_NAMES
-
-    def value(variable):
-        return np.ascontiguousarray(keras.ops.convert_to_numpy(variable))
-
-    tensors = {
-        "embeddings.word_embeddings.weight": value(encoder.word_embeddings.embeddings),
-        "embeddings.position_embeddings.weight": value(encoder.position_embeddings.embeddings),
-        "embeddings.token_type_embeddings.weight": value(encoder.token_type_embeddings.embeddings),
-        "embeddings.LayerNorm.weight": value(encoder.embeddings_norm.gamma),
-        "embeddings.LayerNorm.bias": value(encoder.embeddings_norm.beta),
-    }
-    for index, block in enumerate(encoder.blocks):
-        for part, name in _HF_NAMES.items():
-            prefix = f"encoder.layer.{index}.{name}"
-            if part.endswith("norm"):
-                tensors[f"{prefix}.weight"] = value(block[part].gamma)
-                tensors[f"{prefix}.bias"] = value(block[part].beta)
-            else:
-                tensors[f"{prefix}.weight"] = np.ascontiguousarray(value(block[part].kernel).T)
-                tensors[f"{prefix}.bias"] = value(block[part].bias)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(folder / "model.safetensors"))
-    (folder / "tokenizer.json").write_text("{}")
-
-
-def test_contextual_bert_embeddings_load_train_and_save(tmp_path: Path) -> None:
+def test_contextual_bert_embeddings_load_train_and_save(
+    tmp_path: Path, write_hf_checkpoint
+) -> None:
     source = bert_pair_model()
     write_hf_checkpoint(source.get_layer("bert"), tmp_path / "ckpt")
     model = bert_pair_model(freeze_embeddings=True)
@@ -325,7 +297,9 @@ def test_contextual_bert_embeddings_load_train_and_save(tmp_path: Path) -> None:
         tiny_model(bert_layers=1)
 
 
-def test_frozen_bert_outputs_persist_in_a_disk_cache_keyed_by_the_weights(tmp_path: Path) -> None:
+def test_frozen_bert_outputs_persist_in_a_disk_cache_keyed_by_the_weights(
+    tmp_path: Path, write_hf_checkpoint
+) -> None:
     source = bert_pair_model()
     write_hf_checkpoint(source.get_layer("bert"), tmp_path / "ckpt")
     recipe = {"preprocess": {"pretrained": str(tmp_path / "ckpt")}, "model": {"bert_layers": 1}}

@@ -6,19 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
-import polars as pl
 import numpy as np
+import polars as pl
 import pytest
 from keras import ops
 
+from attnkit.data.splits import DataSplit
 from attnkit.tasks.absa import AspectSentimentTask, MemNet, TNetATT
 from attnkit.tasks.absa.sample_data import sample_examples
-from attnkit.tasks.text_pairs import AttentionPairClassifier
 from attnkit.tasks.text_classification.model import TextClassifier
+from attnkit.tasks.text_pairs import AttentionPairClassifier
 from attnkit.training import get_strategy
 from attnkit.training.attention_probe import fixed, hooked_attention_layers, probed_call
 from attnkit.training.layer_replay import LayerReplay
-from attnkit.data.splits import DataSplit
 from attnkit.training.perturbation_trainer import PerturbationTrainer
 
 LENGTHS = (6, 3, 5, 2)

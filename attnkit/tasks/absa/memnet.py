@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from attnkit.layers.export import register
 from attnkit.layers.attention_softmax import AttentionSoftmax
+from attnkit.layers.export import register
 from attnkit.layers.masking import masked_mean
 from attnkit.tasks.absa.inputs import AttentionExposingModel, absa_inputs, embed, token_encoder
 

@@ -6,8 +6,8 @@ import keras
 from keras import ops
 
 from attnkit.layers import BidirectionalRNN
-from attnkit.layers.export import register
 from attnkit.layers.attention_softmax import AttentionSoftmax
+from attnkit.layers.export import register
 from attnkit.tasks.absa.aspect_positions import AspectPositions
 from attnkit.tasks.absa.aspect_query import AspectQuery
 from attnkit.tasks.absa.context_preserving import ContextPreservingTransformation
