@@ -8,18 +8,16 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from attnkit.data.splits import DataSplit
 from attnkit.tasks.absa import AbsaPreprocessor, AspectSentimentTask, MemNet, TNetATT
 from attnkit.tasks.absa.aspect_positions import AspectPositions
 from attnkit.tasks.absa.aspect_query import AspectQuery
 from attnkit.tasks.absa.preprocessor import window
-from attnkit.tasks.absa.sample_data import sample_examples
+from attnkit.tasks.absa.sample_data import sample_split
 
 MODELS = {
     "memnet": lambda v: MemNet(vocabulary_size=v, num_classes=3, embedding_dim=8, hops=2),
@@ -38,12 +36,8 @@ def _seed() -> None:
 @pytest.fixture(scope="module")
 def problem():
     """A batch of generated examples (one word decides the polarity), as model inputs."""
-    import polars as pl
-
     task = AspectSentimentTask()
-    rows = sample_examples(48, seed=0)
-    frame = pl.DataFrame([{**row, "sid": str(i), "_line": None} for i, row in enumerate(rows)])
-    split = DataSplit("train", Path("generated"), frame)
+    split = sample_split("train", 48, seed=0)
     preprocessor = task.fit_preprocessor(split, task.preprocess_defaults)
     batches = task.batches(preprocessor, split, 48, shuffle=False, seed=0)
     inputs, labels = batches[0]

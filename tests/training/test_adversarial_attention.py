@@ -214,16 +214,11 @@ def test_at_trains_under_jit_compile() -> None:
 
 @pytest.mark.parametrize("builder", ["memnet", "tnet"])
 def test_the_absa_models_train_with_attention_at(builder: str) -> None:
-    import polars as pl
-
-    from attnkit.data.splits import DataSplit
     from attnkit.tasks.absa import AspectSentimentTask, MemNet, TNetATT
-    from attnkit.tasks.absa.sample_data import sample_examples
+    from attnkit.tasks.absa.sample_data import sample_split
 
     task = AspectSentimentTask()
-    rows = sample_examples(64, seed=1)
-    frame = pl.DataFrame([{**row, "sid": str(i), "_line": None} for i, row in enumerate(rows)])
-    split = DataSplit("train", Path("generated"), frame)
+    split = sample_split("train", 64, seed=1)
     preprocessor = task.fit_preprocessor(split, task.preprocess_defaults)
     batches = task.batches(preprocessor, split, 16, shuffle=True, seed=0)
     keras.utils.set_random_seed(4)

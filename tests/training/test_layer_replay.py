@@ -3,17 +3,13 @@ numbers as a full pass, and the strategies' losses and gradients do not change w
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
-import polars as pl
 import pytest
 from keras import ops
 
-from attnkit.data.splits import DataSplit
 from attnkit.tasks.absa import AspectSentimentTask, MemNet, TNetATT
-from attnkit.tasks.absa.sample_data import sample_examples
+from attnkit.tasks.absa.sample_data import sample_split
 from attnkit.tasks.text_classification.model import TextClassifier
 from attnkit.tasks.text_pairs import AttentionPairClassifier
 from attnkit.training import get_strategy
@@ -52,9 +48,7 @@ def pair_batch() -> dict:
 def absa_batch() -> dict:
     """Four generated aspect-sentiment examples as model inputs (vocabulary under 60)."""
     task = AspectSentimentTask()
-    rows = sample_examples(4, seed=0)
-    frame = pl.DataFrame([{**row, "sid": str(i), "_line": None} for i, row in enumerate(rows)])
-    split = DataSplit("train", Path("generated"), frame)
+    split = sample_split("train", 4, seed=0)
     preprocessor = task.fit_preprocessor(split, task.preprocess_defaults)
     assert preprocessor.vocabulary_size <= ABSA_VOCABULARY
     inputs, _ = task.batches(preprocessor, split, 4, shuffle=False, seed=0)[0]

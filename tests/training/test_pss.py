@@ -9,14 +9,12 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import polars as pl
 import pytest
 import torch
 
-from attnkit.data.splits import DataSplit
 from attnkit.errors import ConfigError
 from attnkit.tasks.absa import AspectSentimentTask, MemNet
-from attnkit.tasks.absa.sample_data import OPINIONS, sample_examples
+from attnkit.tasks.absa.sample_data import OPINIONS, sample_split
 from attnkit.training import get_strategy
 from attnkit.training.pss import EXTRACTION_FILE, _RowTrainer
 from attnkit.training.pss_extraction import (
@@ -90,12 +88,7 @@ def make_setting(tmp_path: Path):
     keras.utils.set_random_seed(1)
     task = AspectSentimentTask()
 
-    def split(name, size, seed):
-        rows = sample_examples(size, seed)
-        frame = pl.DataFrame([{**r, "sid": str(i), "_line": None} for i, r in enumerate(rows)])
-        return DataSplit(name, Path(name), frame)
-
-    train, dev = split("train", 150, 0), split("dev", 45, 1)
+    train, dev = sample_split("train", 150, 0), sample_split("dev", 45, 1)
     preprocessor = task.fit_preprocessor(train, task.preprocess_defaults)
     recipe = {"training": {"epochs": 8, "patience": 3}}
     context = FitContext(task, preprocessor, recipe,

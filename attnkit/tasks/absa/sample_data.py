@@ -16,6 +16,9 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
+import polars as pl
+
+from attnkit.data.splits import DataSplit
 
 OPINIONS = {"positive": ("great", "tasty"), "negative": ("awful", "bland"),
             "neutral": ("average", "usual")}
@@ -43,6 +46,18 @@ def sample_examples(size: int, seed: int = 0) -> list[dict]:
         rows.append({"sentence": sentence, "aspect": aspect, "from": start,
                      "to": start + len(aspect), "label": label})
     return rows
+
+
+def sample_split(name: str, size: int, seed: int = 0) -> DataSplit:
+    """``size`` generated examples as a :class:`DataSplit` the ABSA task reads, in memory.
+
+    Example:
+        >>> sample_split("train", 4).frame.height
+        4
+    """
+    rows = sample_examples(size, seed)
+    frame = pl.DataFrame([{**row, "sid": str(i), "_line": None} for i, row in enumerate(rows)])
+    return DataSplit(name, Path(name), frame)
 
 
 def write_seg(path: Path, rows: list[dict]) -> Path:
