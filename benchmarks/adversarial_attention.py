@@ -35,7 +35,8 @@ DATA = {"sst2": "../shared/data/sst2", "agnews2": "../shared/data/ag-news"}
 STRATEGIES = ("vanilla", "at", "iat", "vat", "ivat")
 RESULTS = Path(__file__).parent / "results"
 METRICS = ("test_accuracy", "test_macro_f1", "test_auc", "test_attention_gradient_pearson",
-           "test_attention_gradient_kendall_tau", "dev_accuracy", "dev_auc")
+           "test_attention_gradient_kendall_tau", "dev_accuracy", "dev_auc",
+           "dev_attention_gradient_pearson", "dev_attention_gradient_kendall_tau")
 
 
 def _key(run: dict) -> tuple:
@@ -72,8 +73,8 @@ def report(runs: list[dict]) -> str:
     for run in runs:
         groups.setdefault((run["dataset"], run["strategy"], run["epsilon"]), []).append(run)
     lines = ["| data | strategy | eps | seeds | test acc | test macro-F1 | test AUC | "
-             "att/grad Pearson | att/grad Kendall | dev acc | wall s/run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "att/grad Pearson | att/grad Kendall | dev acc | dev att/grad Pearson | wall s/run |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (dataset, strategy, epsilon), group in sorted(groups.items(), key=lambda kv: (
             kv[0][0], STRATEGIES.index(kv[0][1]), kv[0][2] or 0)):
         def cell(name: str, scale: float = 100.0, group: list[dict] = group) -> str:
@@ -87,7 +88,8 @@ def report(runs: list[dict]) -> str:
             f"| {dataset} | {strategy} | {epsilon if epsilon is not None else '-'} | {len(group)} | "
             f"{cell('test_accuracy')} | {cell('test_macro_f1')} | {cell('test_auc')} | "
             f"{cell('test_attention_gradient_pearson', 1.0)} | "
-            f"{cell('test_attention_gradient_kendall_tau', 1.0)} | {cell('dev_accuracy')} | {wall:.0f} |")
+            f"{cell('test_attention_gradient_kendall_tau', 1.0)} | {cell('dev_accuracy')} | "
+            f"{cell('dev_attention_gradient_pearson', 1.0)} | {wall:.0f} |")
     return "\n".join(lines)
 
 
@@ -122,6 +124,8 @@ def main() -> None:
                         print(f"[bench] {dataset} {strategy} eps={epsilon} seed {seed}: "
                               f"test acc {run['test_accuracy']:.4f} "
                               f"pearson {run['test_attention_gradient_pearson']:.3f} "
+                              f"(dev acc {run['dev_accuracy']:.4f} "
+                              f"pearson {run['dev_attention_gradient_pearson']:.3f}) "
                               f"({run['wall_seconds']:.0f} s)", flush=True)
     every = [run for path in sorted(args.results.glob("adversarial_attention_*.json"))
              for run in load_runs(path)]

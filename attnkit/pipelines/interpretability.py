@@ -185,10 +185,11 @@ def supports_explanations(model: keras.Model) -> bool:
 
 
 def log_interpretability(loaded: Any, splits: dict, batch_size: int) -> dict[str, float]:
-    """Agreement metrics on the test split (else dev), logged to the active MLflow run.
+    """Agreement metrics on the dev and test splits (those present), for the active MLflow run.
 
-    Also logs ``interpretability/example.png`` (the first example with at least five
-    tokens) and the per-example scores as ``interpretability/<split>.jsonl``.
+    Dev agreement is what recipe choices may look at; test agreement is the reported figure.
+    Also logs ``interpretability/example.png`` (the first example of the last scored split
+    with at least five tokens) and the per-example scores as ``interpretability/<split>.jsonl``.
     """
     import json
     import tempfile
@@ -197,17 +198,20 @@ def log_interpretability(loaded: Any, splits: dict, batch_size: int) -> dict[str
 
     if not supports_explanations(loaded.model):
         return {}
-    name = "test" if "test" in splits else "dev"
-    report = explain_split(loaded, splits[name], batch_size)
-    metrics = {f"{name}_{key}": value for key, value in report.agreement.items()}
+    names = [name for name in ("dev", "test") if name in splits]
+    metrics: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
-        lines = "\n".join(json.dumps(row) for row in report.rows())
-        (folder / f"{name}.jsonl").write_text(lines + "\n", encoding="utf-8")
-        example = next((i for i, t in enumerate(report.tokens) if len(t) >= 5), 0)
-        plot_example(report.tokens[example], report.attention[example],
-                     report.importance[example], folder / "example.png")
-        mlflow.log_artifacts(str(folder), "interpretability")
+        for name in names:
+            report = explain_split(loaded, splits[name], batch_size)
+            metrics.update({f"{name}_{key}": value for key, value in report.agreement.items()})
+            lines = "\n".join(json.dumps(row) for row in report.rows())
+            (folder / f"{name}.jsonl").write_text(lines + "\n", encoding="utf-8")
+        if names:
+            example = next((i for i, t in enumerate(report.tokens) if len(t) >= 5), 0)
+            plot_example(report.tokens[example], report.attention[example],
+                         report.importance[example], folder / "example.png")
+            mlflow.log_artifacts(str(folder), "interpretability")
     return metrics
 
 

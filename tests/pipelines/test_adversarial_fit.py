@@ -51,7 +51,8 @@ def test_fit_with_a_strategy_logs_agreement_metrics_and_the_plot(
     out = capsys.readouterr().out
     assert code == 0, out
     summary = json.loads(out.strip().splitlines()[-1])
-    for name in ("test_attention_gradient_pearson", "test_attention_gradient_kendall_tau"):
+    for name in ("test_attention_gradient_pearson", "test_attention_gradient_kendall_tau",
+                 "dev_attention_gradient_pearson", "dev_attention_gradient_kendall_tau"):
         assert -1.0 <= summary["metrics"][name] <= 1.0
     run = MlflowClient().get_run(summary["run_id"])
     assert run.data.params["training.strategy"] == strategy
@@ -59,7 +60,8 @@ def test_fit_with_a_strategy_logs_agreement_metrics_and_the_plot(
     history = MlflowClient().get_metric_history(run.info.run_id, "train_loss")
     assert len(history) == 2  # the real total loss, every epoch
     artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "interpretability")}
-    assert artifacts == {"interpretability/example.png", "interpretability/test.jsonl"}
+    assert artifacts == {"interpretability/example.png", "interpretability/dev.jsonl",
+                         "interpretability/test.jsonl"}
     if strategy == "ivat":
         assert "unlabelled data" in out and "(30 inputs)" in out
     if strategy == "at":  # `attnkit explain` on the logged model reproduces fit's agreement
