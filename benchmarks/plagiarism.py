@@ -55,6 +55,9 @@ CONTEXTUAL = ["model.bert_layers=6", "model.units=64", "model.attention_units=64
 #: DE from independent draws on each variable's scale (the recipe's DE before 2026-12-02; the
 #: recipe now searches around the model's own initialisation, init = "local").
 SCALED = ["strategy.init=scaled", "strategy.init_range=1.0"]
+#: The recipes before Sentence-BERT head features (model.sentence_features, default since
+#: 2026-12-02, chosen on dev).
+NOSENTENCE = ["model.sentence_features=false"]
 #: name -> (recipe, extra overrides)
 CONFIGS = {
     "de-focal": ("msrp-plagiarism", []),
@@ -62,6 +65,8 @@ CONFIGS = {
     "de-ce": ("msrp-plagiarism", ["training.loss=cross_entropy"]),
     "random-ce": ("msrp-plagiarism-noDE", ["training.loss=cross_entropy"]),
     "de-focal-scaled": ("msrp-plagiarism", SCALED),
+    "de-focal-nosentence": ("msrp-plagiarism", NOSENTENCE),
+    "random-focal-nosentence": ("msrp-plagiarism-noDE", NOSENTENCE),
     # The earlier recipes, for comparison (not run by default).
     "de-focal-contextual": ("msrp-plagiarism", CONTEXTUAL),
     "random-focal-contextual": ("msrp-plagiarism-noDE", CONTEXTUAL),
@@ -72,7 +77,8 @@ CONFIGS = {
 DE_PAIRS = [("de-focal", "random-focal"), ("de-ce", "random-ce"), ("de-focal-scaled", "random-focal"),
             *[(f"{de}-contextual", f"{random}-contextual")
               for de, random in (("de-focal", "random-focal"), ("de-ce", "random-ce"))],
-            ("de-focal-table", "random-focal-table")]
+            ("de-focal-table", "random-focal-table"),
+            ("de-focal-nosentence", "random-focal-nosentence")]
 DEFAULT_CONFIGS = ["de-focal", "random-focal", "de-ce", "random-ce"]
 METRICS = ("test_accuracy", "test_f1", "test_precision", "test_recall", "test_auc",
            "dev_accuracy", "dev_f1", "best_epoch")

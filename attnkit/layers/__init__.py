@@ -2,7 +2,7 @@
 
 from attnkit.layers.additive_attention import AdditiveAttention
 from attnkit.layers.attention_softmax import AttentionSoftmax
-from attnkit.layers.bert_encoder import BertEncoder
+from attnkit.layers.bert_encoder import BertEncoder, SentenceEncoder
 from attnkit.layers.bidirectional_rnn import BidirectionalRNN
 from attnkit.layers.global_context_attention import GlobalContextAttention
 from attnkit.layers.low_rank_multihead_attention import LowRankMultiHeadAttention
@@ -20,6 +20,7 @@ __all__ = [
     "LowRankMultiHeadAttention",
     "MaskedMeanPooling",
     "MultiHeadSelfAttention",
+    "SentenceEncoder",
     "SoftAlignment",
     "masked_mean",
     "masked_softmax",

@@ -170,10 +170,9 @@ class BertEncoder(keras.layers.Layer):
             x = self._block(x, block, attention_mask)
         return x * ops.cast(mask, x.dtype)[..., None]
 
-    def _encode(self, token_ids, mask):
-        """``[CLS]`` before each sequence, ``[SEP]`` after its last kept token; masked tokens
-        inside a sequence (erased words, id 0) keep their position but are left out of the
-        self-attention and come out as zero vectors."""
+    def _wrap(self, token_ids, mask):
+        """``[CLS]`` before each sequence, ``[SEP]`` after its last kept token: the wrapped ids
+        (batch, time + 2), which of them BERT attends to, and the kept input positions."""
         token_ids = ops.cast(token_ids, "int32")
         keep = ops.cast(mask, "int32")
         time = ops.shape(token_ids)[1]
@@ -185,6 +184,12 @@ class BertEncoder(keras.layers.Layer):
         wrapped = ops.where(is_sep, self.sep_id, wrapped)
         attend = ops.logical_or(ops.cast(ops.pad(keep, [[0, 0], [1, 1]]), "bool"),
                                 ops.logical_or(is_cls, is_sep))
+        return wrapped, attend, keep
+
+    def _encode(self, token_ids, mask):
+        """One vector per input token; masked tokens inside a sequence (erased words, id 0)
+        keep their position but are left out of the self-attention and come out as zero."""
+        wrapped, attend, keep = self._wrap(token_ids, mask)
         outputs = self.contextual(wrapped, attend)
         return outputs[:, 1:-1] * ops.cast(keep, outputs.dtype)[..., None]
 
@@ -213,19 +218,27 @@ class BertEncoder(keras.layers.Layer):
         missing = [row for row, key in enumerate(keys) if key not in self._cache]
         fresh = {}
         if missing:
-            width = max(int(lengths[row]) for row in missing)
+            width = max(1, *(int(lengths[row]) for row in missing))
             computed = ops.convert_to_numpy(self._encode(ids[missing, :width],
                                                          keep[missing, :width]))
             for position, row in enumerate(missing):
-                fresh[keys[row]] = computed[position, : lengths[row]]
+                fresh[keys[row]] = self._cache_entry(computed[position], int(lengths[row]))
                 if len(self._cache) < self.cache_size:
                     self._cache[keys[row]] = fresh[keys[row]]
             if self._disk_cache is not None:
                 self._store(fresh)
-        output = np.zeros((*ids.shape, self.hidden_size), dtype="float32")
-        for row, key in enumerate(keys):
-            output[row, : lengths[row]] = fresh[key] if key in fresh else self._cache[key]
-        return ops.convert_to_tensor(output)
+        entries = [fresh[key] if key in fresh else self._cache[key] for key in keys]
+        return ops.convert_to_tensor(self._assemble(entries, ids.shape))
+
+    # How one sequence's output is kept: (rows, hidden_size) float32, here one row per token.
+    def _cache_entry(self, output: np.ndarray, length: int) -> np.ndarray:
+        return output[:length]
+
+    def _assemble(self, entries: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+        output = np.zeros((*shape, self.hidden_size), dtype="float32")
+        for row, entry in enumerate(entries):
+            output[row, : len(entry)] = entry
+        return output
 
     def clear_cache(self) -> None:
         """Forget the cached outputs (in memory; a disk cache folder is detached, not deleted)."""
@@ -239,13 +252,17 @@ class BertEncoder(keras.layers.Layer):
         digest = hashlib.sha256(json.dumps({
             "format": 1, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
             "num_heads": self.num_heads, "epsilon": self.epsilon, "cls_id": self.cls_id,
-            "sep_id": self.sep_id,
+            "sep_id": self.sep_id, **self._fingerprint_extra(),
         }, sort_keys=True).encode())
         for variable in self.weights:
             value = np.ascontiguousarray(ops.convert_to_numpy(variable), dtype=np.float32)
             digest.update(str(value.shape).encode())
             digest.update(value.tobytes())
         return digest.hexdigest()[:24]
+
+    def _fingerprint_extra(self) -> dict:
+        """Further settings the cached outputs depend on (subclasses: their pooling)."""
+        return {}
 
     def use_disk_cache(self, directory: str | Path) -> Path:
         """Keep the frozen-output cache in ``directory/<fingerprint>/`` too: load what earlier
@@ -267,13 +284,15 @@ class BertEncoder(keras.layers.Layer):
             try:
                 with np.load(path) as stored:
                     lengths, ids, vectors = stored["lengths"], stored["ids"], stored["vectors"]
+                    # vector rows per sequence (files from before "rows": one per token)
+                    rows = stored["rows"] if "rows" in stored.files else lengths
             except (OSError, ValueError, KeyError, zipfile.BadZipFile):
                 continue  # a file another process is writing, or not ours
-            ends = np.cumsum(lengths)
-            for end, length in zip(ends, lengths, strict=True):
+            ends, row_ends = np.cumsum(lengths), np.cumsum(rows)
+            for end, length, row_end, count in zip(ends, lengths, row_ends, rows, strict=True):
                 key = ids[end - length:end].astype(np.int32).tobytes()
                 if key not in self._cache and len(self._cache) < self.cache_size:
-                    self._cache[key] = vectors[end - length:end]
+                    self._cache[key] = vectors[row_end - count:row_end]
         self._disk_cache = folder
         return folder
 
@@ -281,7 +300,8 @@ class BertEncoder(keras.layers.Layer):
         """Write newly computed outputs as one ``.npz`` file (atomically: write, then rename)."""
         keys = list(outputs)
         arrays = {
-            "lengths": np.array([len(outputs[key]) for key in keys], dtype=np.int64),
+            "lengths": np.array([len(key) // 4 for key in keys], dtype=np.int64),
+            "rows": np.array([len(outputs[key]) for key in keys], dtype=np.int64),
             "ids": np.concatenate([np.frombuffer(key, dtype=np.int32) for key in keys]),
             "vectors": np.concatenate([outputs[key] for key in keys]).astype(np.float32),
         }
@@ -360,3 +380,48 @@ class BertEncoder(keras.layers.Layer):
             "cache_size": self.cache_size,
         })
         return config
+
+
+@register
+class SentenceEncoder(BertEncoder):
+    """A BERT sentence encoder (Sentence-BERT): the checkpoint's ``num_layers`` transformer
+    layers over ``[CLS] tokens [SEP]``, mean-pooled over those real positions and L2-normalised,
+    one unit vector per sequence (batch, hidden_size).
+
+    Library choice: the pooling of the sentence-transformers checkpoints such as
+    all-MiniLM-L6-v2 (trained on paraphrase pairs for the cosine of these vectors), so the
+    pair classifier can take Sentence-BERT features. The weights, the arguments, the
+    frozen-output cache (one vector per distinct sequence) and :meth:`use_disk_cache` are
+    :class:`BertEncoder`'s; the disk cache's fingerprint includes the pooling, so token and
+    sentence outputs of the same weights never share a folder.
+
+    Example:
+        >>> encoder = SentenceEncoder(vocabulary_size=50, hidden_size=8, num_layers=1,
+        ...                           num_heads=2, intermediate_size=16, max_positions=16,
+        ...                           cls_id=2, sep_id=3)
+        >>> vectors = keras.ops.convert_to_numpy(encoder(np.array([[5, 6, 7, 0]])))
+        >>> vectors.shape, round(float(np.linalg.norm(vectors[0])), 4)
+        ((1, 8), 1.0)
+    """
+
+    def _encode(self, token_ids, mask):
+        wrapped, attend, _ = self._wrap(token_ids, mask)
+        outputs = self.contextual(wrapped, attend)  # zero where not attended
+        count = ops.sum(ops.cast(attend, outputs.dtype), axis=1, keepdims=True)
+        mean = ops.sum(outputs, axis=1) / ops.maximum(count, 1.0)
+        return mean / ops.maximum(ops.norm(mean, axis=-1, keepdims=True), 1e-12)
+
+    def _cache_entry(self, output: np.ndarray, length: int) -> np.ndarray:
+        return output[None]
+
+    def _assemble(self, entries: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+        return np.concatenate(entries).astype("float32", copy=False)
+
+    def _fingerprint_extra(self) -> dict:
+        return {"pooling": "mean-l2"}
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.hidden_size)
+
+    def compute_mask(self, token_ids, mask=None):
+        return None

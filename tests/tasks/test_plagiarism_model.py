@@ -356,3 +356,93 @@ def test_ngram_overlap_and_mean_cosine_by_hand() -> None:
     y[2] = -x[2]
     cosine = keras.ops.convert_to_numpy(mean_cosine(x, y, ids_a != 0, ids_a != 0))[:, 0]
     np.testing.assert_allclose(cosine, [1.0, 1.0, -1.0], atol=1e-5)
+
+
+# --- Sentence-BERT features of a frozen sentence encoder ------------------------------------
+
+def sentence_pair_model(**overrides) -> AttentionPairClassifier:
+    arguments = dict(sentence_features=True, sentence_layers=1, bert_heads=2,
+                     bert_intermediate_size=8, cls_id=2, sep_id=3)
+    return tiny_model(**{**arguments, **overrides})
+
+
+def test_sentence_encoder_mean_pools_cls_tokens_and_sep_then_normalises() -> None:
+    from attnkit.layers import SentenceEncoder
+
+    encoder = SentenceEncoder(VOCAB, 8, 1, 2, 8, max_positions=16, cls_id=2, sep_id=3)
+    ids = np.array([[5, 6, 7, 0], [9, 0, 0, 0]])
+    vectors = keras.ops.convert_to_numpy(encoder(ids))
+    assert vectors.shape == (2, 8)
+    for row, length in enumerate((3, 1)):
+        wrapped = np.array([[2, *ids[row, :length], 3]])
+        expected = keras.ops.convert_to_numpy(encoder.contextual(wrapped)).mean(axis=1)[0]
+        np.testing.assert_allclose(vectors[row], expected / np.linalg.norm(expected), atol=1e-5)
+    # padding after the text changes nothing
+    longer = np.pad(ids, [[0, 0], [0, 3]])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(encoder(longer)), vectors, atol=1e-6)
+
+
+def test_sentence_features_load_fit_cache_and_save(tmp_path: Path, write_hf_checkpoint) -> None:
+    source = sentence_pair_model()
+    write_hf_checkpoint(source.get_layer("sentence_encoder"), tmp_path / "ckpt")
+    model = sentence_pair_model(freeze_embeddings=True)
+    recipe = {"preprocess": {"pretrained": str(tmp_path / "ckpt")},
+              "model": {"sentence_features": True}}
+    TextPairTask().initialize_model(model, None, recipe)  # ATTNKIT_HOME is tmp_path/.attnkit
+    encoder = model.get_layer("sentence_encoder")
+    for mine, theirs in zip(encoder.weights, source.get_layer("sentence_encoder").weights,
+                            strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine),
+                                      keras.ops.convert_to_numpy(theirs))
+    assert not any("sentence_encoder" in v.path for v in model.trainable_weights)  # frozen
+    assert encoder._disk_cache is not None
+    assert encoder._disk_cache.parent == tmp_path / ".attnkit" / "cache" / "bert"
+    inputs, labels = pair_problem(size=16)
+    model.compile(optimizer="adam", loss=FocalLoss())
+    before = model.get_weights()
+    model.fit(inputs, labels, epochs=1, batch_size=8, verbose=0)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+    assert all(entry.shape == (1, 8) for entry in encoder._cache.values())  # one vector a text
+    expected = model.predict(inputs, verbose=0)
+
+    # the disk cache serves a second model without running the encoder
+    second = sentence_pair_model(freeze_embeddings=True)
+    second.set_weights(model.get_weights())
+    TextPairTask().initialize_model(second, None, recipe)
+    assert second.get_layer("sentence_encoder")._disk_cache == encoder._disk_cache
+    second.get_layer("sentence_encoder")._encode = None
+    np.testing.assert_array_equal(second.predict(inputs, verbose=0), expected)
+
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert reloaded.get_config() == model.get_config()
+    assert reloaded.get_config()["sentence_features"] is True
+    np.testing.assert_allclose(reloaded.predict(inputs, verbose=0), expected, atol=1e-6)
+
+
+def test_sentence_features_bad_settings() -> None:
+    with pytest.raises(ValueError, match="sentence_features must be true or false, got 'yes'"):
+        tiny_model(sentence_features="yes", cls_id=2, sep_id=3)
+    with pytest.raises(ValueError, match="sentence_features needs a tokenizer with \\[CLS\\]"):
+        tiny_model(sentence_features=True)
+    with pytest.raises(ValueError, match="sentence_layers must be >= 1"):
+        sentence_pair_model(sentence_layers=0)
+    with pytest.raises(ConfigError, match="sentence_features needs preprocess.pretrained"):
+        TextPairTask().initialize_model(sentence_pair_model(), None,
+                                        {"preprocess": {"pretrained": ""}, "model": {}})
+
+
+def test_disk_cache_files_without_rows_still_load(tmp_path: Path) -> None:
+    """Token-output files written before the ``rows`` field (one row per token) load as before."""
+    from attnkit.layers import BertEncoder
+
+    encoder = BertEncoder(VOCAB, 8, 1, 2, 8, max_positions=16, cls_id=2, sep_id=3, cache_size=10)
+    folder = tmp_path / encoder.fingerprint()
+    folder.mkdir()
+    vectors = np.arange(5 * 8, dtype="float32").reshape(5, 8)
+    np.savez(folder / "old.npz", lengths=np.array([2, 3]), ids=np.array([5, 6, 7, 8, 9], "int32"),
+             vectors=vectors)
+    encoder.use_disk_cache(tmp_path)
+    np.testing.assert_array_equal(encoder._cache[np.array([5, 6], "int32").tobytes()], vectors[:2])
+    np.testing.assert_array_equal(encoder._cache[np.array([7, 8, 9], "int32").tobytes()],
+                                  vectors[2:])

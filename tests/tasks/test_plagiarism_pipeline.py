@@ -24,6 +24,7 @@ TINY = (
     "preprocess.min_frequency=1",
     "model.embedding_dim=8",
     "model.bert_layers=0",
+    "model.sentence_features=false",
     "model.freeze_embeddings=false",
     "model.units=8",
     "model.attention_units=8",
@@ -145,7 +146,11 @@ def test_bad_training_files_exit_2_naming_file_and_line(
 
 def test_bad_training_settings_exit_2(capsys, pairs_dir: Path) -> None:
     for override, message in [("training.loss=hinge", "training.loss must be one of"),
-                              ("preprocess.positive_label=yes", "positive_label='yes'")]:
+                              ("preprocess.positive_label=yes", "positive_label='yes'"),
+                              ("model.sentence_features=yes",
+                               "model.sentence_features must be true or false, got 'yes'"),
+                              ("model.sentence_features=true",  # no checkpoint in TINY
+                               "sentence_features needs")]:
         code = cli.main(["fit", "msrp-plagiarism-noDE", "--data", str(pairs_dir),
                          *sets([*TINY, override])])
         assert code == 2

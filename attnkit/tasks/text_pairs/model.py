@@ -7,13 +7,14 @@ import numpy as np
 from keras import ops
 
 from attnkit.layers import AdditiveAttention, BidirectionalRNN
-from attnkit.layers.bert_encoder import BertEncoder
+from attnkit.layers.bert_encoder import BertEncoder, SentenceEncoder
 from attnkit.layers.export import register
 from attnkit.layers.soft_alignment import SoftAlignment
 
 INTERACTIONS = ("siamese", "cross")
 ATTENTION_LAYER = "attention_head"
 INPUTS = ("token_ids_a", "token_ids_b")
+SENTENCE_LAYER = "sentence_encoder"
 
 
 def exact_match_feature(token_ids, other_ids):
@@ -96,7 +97,11 @@ class AttentionPairClassifier(keras.Model):
     :func:`overlap_statistics`), and with ``overlap_ngrams = N`` the overlap shares of its
     2..N-grams too; ``embedding_similarity`` gives the head the cosine of the two texts' mean
     embeddings (with contextual BERT embeddings, the similarity sentence encoders such as
-    all-MiniLM-L6-v2 are trained for); ``interaction="cross"`` adds the
+    all-MiniLM-L6-v2 are trained for); ``sentence_features`` runs the checkpoint as the
+    sentence encoder it was trained to be (:class:`SentenceEncoder`, layer
+    ``"sentence_encoder"``, always frozen and cached: ``sentence_layers`` layers, mean-pooled
+    and L2-normalised to u and v) and gives the head Sentence-BERT's ``[|u - v|; u * v]`` and
+    the cosine ``u . v``; ``interaction="cross"`` adds the
     spec's alternative, soft alignment of each text over the other (ESIM-style
     ``[h; h~; h - h~; h * h~]`` composed by a dense layer) before pooling. The attention layer
     (named ``"attention_head"``, called once per text) exposes the logits hook, so the
@@ -122,6 +127,12 @@ class AttentionPairClassifier(keras.Model):
         overlap_ngrams: int. With ``overlap_features``, also the overlap shares of 2..N-grams
             (1 = unigrams only; at most 3).
         embedding_similarity: bool. Add the cosine of the mean embeddings to the pair features.
+        sentence_features: bool. Add ``[|u - v|; u * v; u . v]`` of a frozen sentence encoder
+            (needs ``cls_id``/``sep_id``; the weights come from the checkpoint, see
+            ``TextPairTask.initialize_model``).
+        sentence_layers: int. Transformer layers of that encoder (all of the checkpoint's:
+            6 for all-MiniLM-L6-v2; its hidden size is ``embedding_dim``, its heads and
+            feed-forward width ``bert_heads`` and ``bert_intermediate_size``).
         hidden_units: int. Dense ReLU layer before the softmax (0 = none).
         dropout: float. Dropout after the embeddings, the encoder and on the pair features.
 
@@ -146,6 +157,8 @@ class AttentionPairClassifier(keras.Model):
         overlap_features: bool = False,
         overlap_ngrams: int = 1,
         embedding_similarity: bool = False,
+        sentence_features: bool = False,
+        sentence_layers: int = 6,
         hidden_units: int = 64,
         dropout: float = 0.2,
         bert_layers: int = 0,
@@ -161,6 +174,17 @@ class AttentionPairClassifier(keras.Model):
         if bert_layers and (cls_id < 0 or sep_id < 0):
             raise ValueError(
                 "bert_layers needs a tokenizer with [CLS] and [SEP] tokens: set "
+                "preprocess.pretrained to a BERT checkpoint"
+            )
+        if not isinstance(sentence_features, bool):
+            raise ValueError(
+                f"sentence_features must be true or false, got {sentence_features!r}"
+            )
+        if sentence_features and sentence_layers < 1:
+            raise ValueError(f"sentence_layers must be >= 1, got {sentence_layers}")
+        if sentence_features and (cls_id < 0 or sep_id < 0):
+            raise ValueError(
+                "sentence_features needs a tokenizer with [CLS] and [SEP] tokens: set "
                 "preprocess.pretrained to a BERT checkpoint"
             )
         if not 1 <= overlap_ngrams <= MAX_NGRAM:
@@ -210,6 +234,15 @@ class AttentionPairClassifier(keras.Model):
         v_a, weights_a = attention(encoder_dropout(h_a), mask=mask_a)
         v_b, weights_b = attention(encoder_dropout(h_b), mask=mask_b)
         features = ops.concatenate([v_a, v_b, ops.abs(v_a - v_b), v_a * v_b], axis=-1)
+        if sentence_features:
+            sentence = SentenceEncoder(
+                vocabulary_size, embedding_dim, sentence_layers, bert_heads,
+                bert_intermediate_size, cls_id=cls_id, sep_id=sep_id,
+                cache_size=bert_cache_size, name=SENTENCE_LAYER,
+            )
+            sentence.trainable = False
+            u, v = sentence(ids_a), sentence(ids_b)
+            features = ops.concatenate([features, ops.abs(u - v), u * v], axis=-1)
         features = keras.layers.Dropout(dropout, name="head_dropout")(features)
         if overlap_features:
             overlap = [overlap_statistics(match_a, match_b, mask_a, mask_b)]
@@ -217,6 +250,8 @@ class AttentionPairClassifier(keras.Model):
             features = ops.concatenate([features, *overlap], axis=-1)
         if similarity is not None:
             features = ops.concatenate([features, similarity], axis=-1)
+        if sentence_features:  # u and v are unit vectors: their dot product is the cosine
+            features = ops.concatenate([features, ops.sum(u * v, axis=-1, keepdims=True)], -1)
         if hidden_units:
             features = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(features)
         probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(
@@ -238,6 +273,8 @@ class AttentionPairClassifier(keras.Model):
         self.overlap_features = overlap_features
         self.overlap_ngrams = overlap_ngrams
         self.embedding_similarity = embedding_similarity
+        self.sentence_features = sentence_features
+        self.sentence_layers = sentence_layers
         self.hidden_units = hidden_units
         self.dropout = dropout
         self.bert_layers = bert_layers
@@ -275,6 +312,8 @@ class AttentionPairClassifier(keras.Model):
             "overlap_features": self.overlap_features,
             "overlap_ngrams": self.overlap_ngrams,
             "embedding_similarity": self.embedding_similarity,
+            "sentence_features": self.sentence_features,
+            "sentence_layers": self.sentence_layers,
             "hidden_units": self.hidden_units,
             "dropout": self.dropout,
             "bert_layers": self.bert_layers,

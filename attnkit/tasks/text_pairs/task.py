@@ -21,7 +21,7 @@ from attnkit.tasks.base import Task
 from attnkit.tasks.registry import register_model, register_task
 from attnkit.tasks.text_classification.task import TextClassificationTask
 from attnkit.tasks.text_pairs.metrics import pair_metrics
-from attnkit.tasks.text_pairs.model import AttentionPairClassifier
+from attnkit.tasks.text_pairs.model import SENTENCE_LAYER, AttentionPairClassifier
 from attnkit.tasks.text_pairs.preprocessor import TextPairPreprocessor
 from attnkit.tasks.text_pairs.readers import read_pair_file
 from attnkit.training.losses import FocalLoss
@@ -140,19 +140,25 @@ class TextPairTask(Task):
 
     def initialize_model(self, model, preprocessor, recipe: Mapping[str, Any]) -> None:
         """Load the checkpoint named by ``preprocess.pretrained``: the whole BERT encoder when
-        the model runs one (``model.bert_layers``), else its input word embeddings.
+        the model runs one (``model.bert_layers``), else its input word embeddings; and the
+        sentence encoder of ``model.sentence_features``.
 
         A frozen BERT with ``training.bert_disk_cache`` (default on) keeps its outputs under
         ``$ATTNKIT_HOME/cache/bert`` so later runs reuse them."""
         pretrained = recipe["preprocess"]["pretrained"]
-        if recipe["model"].get("bert_layers"):
+        cache = {**self.training_defaults, **recipe.get("training", {})}["bert_disk_cache"]
+
+        def load(encoder, option: str) -> None:
             if not pretrained:
-                raise ConfigError("model.bert_layers needs preprocess.pretrained (a BERT checkpoint)")
-            bert = model.get_layer("bert")
-            bert.load_checkpoint(resolve_checkpoint(pretrained))
-            cache = {**self.training_defaults, **recipe.get("training", {})}["bert_disk_cache"]
-            if cache and not bert.trainable and bert.cache_size:
-                bert.use_disk_cache(attnkit_home() / "cache" / "bert")
+                raise ConfigError(f"model.{option} needs preprocess.pretrained (a BERT checkpoint)")
+            encoder.load_checkpoint(resolve_checkpoint(pretrained))
+            if cache and not encoder.trainable and encoder.cache_size:
+                encoder.use_disk_cache(attnkit_home() / "cache" / "bert")
+
+        if getattr(model, "sentence_features", False):
+            load(model.get_layer(SENTENCE_LAYER), "sentence_features")
+        if recipe["model"].get("bert_layers"):
+            load(model.get_layer("bert"), "bert_layers")
             return
         # An embedding table: filled from the checkpoint as text classification fills its own.
         TextClassificationTask.initialize_model(self, model, preprocessor, recipe)
