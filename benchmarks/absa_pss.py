@@ -78,6 +78,7 @@ def run_one(model: str, pss: bool, seed: int, data: str, extra: list[str]) -> di
             "wall_seconds": wall, **{name: result.metrics.get(name) for name in METRICS},
             "train_seconds": run.data.metrics.get("train_seconds"),
             "pss_extraction_seconds": run.data.metrics.get("pss_extraction_seconds"),
+            "pss_used_rounds": run.data.metrics.get("pss_used_rounds"),
             "words_per_round": words, "overrides": extra}
 
 

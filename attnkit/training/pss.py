@@ -17,6 +17,12 @@ the model from the same initial weights on the original data with
 
     loss = CE + weight * mean_batch sum_i (alpha_i * amask_i - avalue_i)^2.
 
+The released code trains one such final model per prefix of the rounds (FINAL-0 ... FINAL-K,
+the targets of the first k rounds) and reports the best on the test set. With
+``select_rounds = true`` the strategy trains them too and keeps the k with the best dev score
+(ties: the smaller k; k = 0 is plain training), so ``fit``'s final training uses the targets
+of rounds 1..k.
+
 The words extracted per round go to MLflow (``pss/round_<k>.tsv``, ``pss/summary.json``) with
 per-round metrics; the extraction is saved in the run's checkpoint folder, so a resumed run
 keeps its regulariser targets.
@@ -163,6 +169,9 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         round_patience: int. Early-stopping patience of a round (-1: ``training.patience``).
         extract_from: ``"inference"`` (a clean pass after training) or ``"train_pass"``
             (the attention recorded during the selected epoch's training pass, as released).
+        select_rounds: bool. Train the final model on the targets of rounds 1..k for every
+            k = 0..rounds and keep the k with the best dev score (the released code's
+            FINAL-k models, chosen on dev instead of test). Costs rounds + 1 trainings.
     """
 
     name = "pss"
@@ -175,6 +184,7 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         round_epochs: int = 0,
         round_patience: int = -1,
         extract_from: str = "inference",
+        select_rounds: bool = False,
     ) -> None:
         if rounds < 0:
             raise ConfigError(f"strategy.rounds must be >= 0, got {rounds}")
@@ -191,6 +201,10 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         self.round_epochs = round_epochs
         self.round_patience = round_patience
         self.extract_from = extract_from
+        if not isinstance(select_rounds, bool):
+            raise ConfigError(f"strategy.select_rounds must be true or false, got {select_rounds!r}")
+        self.select_rounds = select_rounds
+        self.used_rounds = rounds  # the rounds whose words the final training's targets use
         self.context: FitContext | None = None
         self.trainer: _RowTrainer | None = None
         self.extraction = Extraction()
@@ -212,6 +226,7 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         if saved is not None and saved.is_file():  # a resumed run keeps its targets
             state = json.loads(saved.read_text(encoding="utf-8"))
             self.extraction = Extraction.from_json(json.dumps(state["words"]))
+            self.used_rounds = int(state.get("used_rounds", self.extraction.rounds()))
             self._set_targets(int(state["rows"]), self._length())
 
     def initialize(self, model: keras.Model, trainer: keras.Model, train_batches: Any) -> None:
@@ -230,25 +245,75 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
             self.extraction.add(words)
             self.round_seconds.append(time.perf_counter() - started)
             self._log_round(round_index, words)
+        self.used_rounds = self.rounds
+        if self.select_rounds:
+            self.used_rounds = self._choose_rounds(model, initial, train_batches, rows, length)
         model.set_weights(initial)
         train_batches.epoch = 0
         self._set_targets(rows, length)
         saved = self._saved_extraction()
         if saved is not None:
             saved.parent.mkdir(parents=True, exist_ok=True)
-            state = {"rows": rows, "words": json.loads(self.extraction.to_json())}
+            state = {"rows": rows, "words": json.loads(self.extraction.to_json()),
+                     "used_rounds": self.used_rounds}
             saved.write_text(json.dumps(state), encoding="utf-8")
         self._log_summary()
 
+    def _choose_rounds(self, model, initial, train_batches, rows: int, length: int) -> int:
+        """Train FINAL-k for k = 0..rounds (targets of rounds 1..k) and return the k with the
+        best dev score (the first, so the smaller k, on ties)."""
+        import mlflow
+
+        training = self.context.recipe["training"]
+        scores = []
+        for k in range(self.rounds + 1):
+            started = time.perf_counter()
+            model.set_weights(initial)
+            amask, avalue = self.extraction.up_to(k).targets(rows, length)
+            targets = (torch.as_tensor(amask), torch.as_tensor(avalue), float(self.weight))
+            self._fit_fresh(model, train_batches, f"pss_final_{k}", training["epochs"],
+                            training["patience"], targets=targets)
+            scores.append(float(self._last_score))
+            self._say(f"PSS FINAL-{k} (words of rounds 1..{k}): best {self.context.monitor} "
+                      f"{scores[-1]:.4f} ({time.perf_counter() - started:.1f} s)")
+            if mlflow.active_run() is not None:
+                mlflow.log_metric(f"pss_final_{self.context.monitor}", scores[-1], step=k)
+        better = max if self.context.mode == "max" else min
+        chosen = scores.index(better(scores))
+        self._say(f"PSS: the final training uses the words of rounds 1..{chosen} (dev)")
+        if mlflow.active_run() is not None:
+            mlflow.log_metric("pss_used_rounds", float(chosen))
+        return chosen
+
     # --- rounds ---
     def _train_round(self, model, erase, train_batches, round_index: int):
-        context = self.context
-        training = context.recipe["training"]
+        training = self.context.recipe["training"]
         epochs = self.round_epochs or training["epochs"]
         patience = training["patience"] if self.round_patience < 0 else self.round_patience
-        trainer = _RowTrainer(model, f"pss_round_{round_index}")
+        record = self.extract_from == "train_pass"
+        best_record = self._fit_fresh(model, train_batches, f"pss_round_{round_index}", epochs,
+                                      patience, erase=erase, record=record)
+        if best_record is None:
+            return _inference_pass(model, train_batches, erase)
+        rows = sorted(best_record)
+        ids = {}
+        for index in range(len(train_batches)):
+            x = _erase(train_batches[index][0], model.attention_inputs, erase)
+            for k, row in enumerate(keras.ops.convert_to_numpy(x[ROW_KEY])):
+                ids[int(row)] = keras.ops.convert_to_numpy(x[model.attention_inputs[0]])[k]
+        return (rows, [best_record[r][0] for r in rows],
+                np.array([best_record[r][1] for r in rows]), [ids[r] for r in rows])
+
+    def _fit_fresh(self, model, train_batches, label: str, epochs: int, patience: int,
+                   erase=None, targets=None, record: bool = False):
+        """Train ``model`` (already at its initial weights) with early stopping on dev, leave
+        it at the best epoch's weights, set ``_last_score``; return that epoch's recorded
+        training-pass attention when ``record``."""
+        context = self.context
+        trainer = _RowTrainer(model, label)
         trainer.erase_table = erase
-        trainer.record = {} if self.extract_from == "train_pass" else None
+        trainer.targets = targets
+        trainer.record = {} if record else None
         optimizer = self.trainer.optimizer
         trainer.compile(
             optimizer=optimizer.__class__.from_config(optimizer.get_config()),
@@ -263,7 +328,8 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
             outputs = context.dev_batches.unsort(model.predict(context.dev_batches, verbose=0))
             scores = context.task.score(context.preprocessor, context.dev_targets, outputs)
             score = scores[context.monitor.removeprefix("dev_")]
-            self._say(f"PSS round {round_index} epoch {epoch + 1}: {context.monitor} {score:.4f}")
+            self._say(f"PSS {label.removeprefix('pss_').replace('_', ' ')} epoch {epoch + 1}: "
+                      f"{context.monitor} {score:.4f}")
             if best_score is None or better(score, best_score):
                 best_score, best_weights, wait = score, model.get_weights(), 0
                 best_record = dict(trainer.record) if trainer.record is not None else None
@@ -275,20 +341,11 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
                 trainer.record = {}
         model.set_weights(best_weights)
         self._last_score = best_score
-        if best_record is None:
-            return _inference_pass(model, train_batches, erase)
-        rows = sorted(best_record)
-        ids = {}
-        for index in range(len(train_batches)):
-            x = _erase(train_batches[index][0], model.attention_inputs, erase)
-            for k, row in enumerate(keras.ops.convert_to_numpy(x[ROW_KEY])):
-                ids[int(row)] = keras.ops.convert_to_numpy(x[model.attention_inputs[0]])[k]
-        return (rows, [best_record[r][0] for r in rows],
-                np.array([best_record[r][1] for r in rows]), [ids[r] for r in rows])
+        return best_record
 
     # --- helpers ---
     def _set_targets(self, rows: int, length: int) -> None:
-        amask, avalue = self.extraction.targets(rows, length)
+        amask, avalue = self.extraction.up_to(self.used_rounds).targets(rows, length)
         if self.trainer is not None:
             self.trainer.targets = (torch.as_tensor(amask), torch.as_tensor(avalue),
                                     float(self.weight))
@@ -336,6 +393,8 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
             "entropy_threshold": self.entropy_threshold,
             "weight": self.weight,
             "extract_from": self.extract_from,
+            "select_rounds": self.select_rounds,
+            "used_rounds": self.used_rounds,
             "words_per_round": self.extraction.summary(),
             "round_seconds": self.round_seconds,
         }

@@ -86,6 +86,10 @@ class Extraction:
     def rounds(self) -> int:
         return max((word.round_index for word in self.words), default=0)
 
+    def up_to(self, round_index: int) -> Extraction:
+        """The words of rounds ``1..round_index`` only (0: none)."""
+        return Extraction([word for word in self.words if word.round_index <= round_index])
+
     def erase_mask(self, rows: int, length: int) -> np.ndarray:
         """(rows, length) float32: 1 at every extracted position (erased in later rounds)."""
         mask = np.zeros((rows, length), dtype="float32")

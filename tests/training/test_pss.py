@@ -63,7 +63,8 @@ def test_targets_normalise_active_words_and_never_divide_zero_by_zero():
 @pytest.mark.parametrize(
     ("params", "message"),
     [({"extract_from": "test"}, "extract_from"), ({"rounds": -1}, "rounds"),
-     ({"weight": -1.0}, "weight"), ({"entropy_threshold": 0.0}, "entropy_threshold")],
+     ({"weight": -1.0}, "weight"), ({"entropy_threshold": 0.0}, "entropy_threshold"),
+     ({"select_rounds": "yes"}, "select_rounds")],
 )
 def test_bad_settings(params, message):
     with pytest.raises(ConfigError, match=message):
@@ -134,6 +135,35 @@ def test_extraction_finds_the_deciding_word_and_erases_it_later(setting):
         np.testing.assert_array_equal(now, before)
     saved = json.loads((context.checkpoint_dir / EXTRACTION_FILE).read_text())
     assert saved["rows"] == 150 and len(saved["words"]) == len(strategy.extraction.words)
+
+
+def test_select_rounds_trains_every_final_k_and_keeps_the_best_on_dev(setting, capsys):
+    _, _, context, _, _ = setting
+    strategy, model, trainer, initial = run_strategy(setting, rounds=2, weight=1.0,
+                                                     select_rounds=True)
+    out = capsys.readouterr().out
+    scores = [float(line.split("dev_accuracy ")[1].split()[0])
+              for line in out.splitlines() if "best dev_accuracy" in line]
+    assert len(scores) == 3  # FINAL-0, FINAL-1, FINAL-2
+    assert strategy.used_rounds == scores.index(max(scores))
+    # the targets are those of rounds 1..used_rounds, and a resumed run keeps the choice
+    rows, length = 150, trainer.targets[0].shape[1]
+    expected, _ = strategy.extraction.up_to(strategy.used_rounds).targets(rows, length)
+    np.testing.assert_array_equal(trainer.targets[0].numpy(), expected)
+    saved = json.loads((context.checkpoint_dir / EXTRACTION_FILE).read_text())
+    assert saved["used_rounds"] == strategy.used_rounds
+    for now, before in zip(model.get_weights(), initial, strict=True):
+        np.testing.assert_array_equal(now, before)
+    resumed = get_strategy("pss", {"rounds": 2, "select_rounds": True})
+    resumed_trainer = resumed.prepare(build(setting[1]), setting[0])
+    resumed.bind(context)
+    np.testing.assert_array_equal(resumed_trainer.targets[0].numpy(), expected)
+
+
+def test_up_to_keeps_the_first_rounds_words():
+    words = [ExtractedWord(0, 1, True, 0.5, 1), ExtractedWord(0, 2, False, 0.5, 2)]
+    assert Extraction(words).up_to(1).words == words[:1]
+    assert Extraction(words).up_to(0).words == []
 
 
 def test_train_pass_extraction_also_finds_the_word(setting):
