@@ -196,6 +196,15 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    code = _run_reporting_errors(args)
+    if getattr(args, "distributed", False):
+        from attnkit.pipelines.distributed import exit_after_leaving
+
+        exit_after_leaving(code)  # a torchrun rank ends here, past gloo's teardown race
+    return code
+
+
+def _run_reporting_errors(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except AttnkitError as error:

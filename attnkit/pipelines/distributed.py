@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -128,6 +129,26 @@ def leave() -> None:
     """Tear the process group down (registered at exit by :func:`join`)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def exit_after_leaving(code: int) -> None:
+    """End a process that joined a process group with ``code``, once the group is torn down.
+
+    Runs the ``atexit`` handlers (:func:`leave` among them, and MLflow's), flushes the
+    standard streams and exits with ``os._exit``. Why: at interpreter finalisation, gloo's
+    worker threads can outlive their ``std::thread`` objects and abort a rank ("terminate
+    called without an active exception") after its work is done; skipping the C++ static
+    destructors avoids that. Without a process group it returns and the caller exits as usual.
+
+    Example:
+        >>> exit_after_leaving(0)  # outside torchrun: nothing happens
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
 
 
 def is_main_process() -> bool:

@@ -103,6 +103,32 @@ def test_distributed_outside_torchrun_is_a_one_line_error(capsys, monkeypatch) -
     assert "torchrun --nproc-per-node N -m attnkit fit" in err and "\n" not in err
 
 
+def test_a_rank_exits_with_its_code_after_the_atexit_teardown(tmp_path: Path) -> None:
+    """exit_after_leaving runs the atexit handlers (the group's teardown among them),
+    flushes what was printed, and ends the process with the given code."""
+    script = f"""
+import atexit, os, socket
+import torch.distributed as dist
+from attnkit.pipelines import distributed
+# Registered first, so it runs last: after join()'s teardown handler.
+atexit.register(lambda: open("{tmp_path / 'torn-down'}", "w").write(str(dist.is_initialized())))
+with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
+                  MASTER_PORT=str(port), LOCAL_WORLD_SIZE="1")
+distributed.join()
+print("done", end="")
+distributed.exit_after_leaving(3)
+print("not reached")
+"""
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                               timeout=120)  # fmt: skip
+    assert completed.returncode == 3, completed.stderr[-2000:]
+    assert completed.stdout == "done"
+    assert (tmp_path / "torn-down").read_text() == "False"  # leave() ran, after our handler
+
+
 def test_a_strategy_with_its_own_train_step_is_refused() -> None:
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
 
