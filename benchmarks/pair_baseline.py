@@ -11,9 +11,7 @@ with C chosen on the dev split.
 
 from __future__ import annotations
 
-import re
 import sys
-from collections import Counter
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -22,28 +20,9 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-_WORD = re.compile(r"\w+|[^\w\s]")
+from attnkit.tasks.text_pairs.lexical_features import pair_features
+
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
-def _ngrams(items: list[str] | str, n: int) -> Counter:
-    return Counter(tuple(items[i : i + n]) for i in range(len(items) - n + 1))
-
-
-def _overlap(a: Counter, b: Counter) -> tuple[float, float, float]:
-    common = sum((a & b).values())
-    precision = common / max(sum(b.values()), 1)
-    recall = common / max(sum(a.values()), 1)
-    f1 = 2 * precision * recall / (precision + recall) if common else 0.0
-    return precision, recall, f1
-
-
-def _jaccard(a: set, b: set) -> float:
-    return len(a & b) / max(len(a | b), 1)
 
 
 def _cosine(left, right) -> np.ndarray:
@@ -64,21 +43,8 @@ class PairFeatures:
         return self
 
     def transform(self, texts_a: list[str], texts_b: list[str]) -> np.ndarray:
-        rows = []
-        for a, b in zip(texts_a, texts_b, strict=True):
-            words_a, words_b = _words(a), _words(b)
-            chars_a, chars_b = a.lower(), b.lower()
-            row: list[float] = []
-            for n in range(1, 5):
-                row.extend(_overlap(_ngrams(words_a, n), _ngrams(words_b, n)))
-            for n in range(2, 6):
-                row.extend(_overlap(_ngrams(chars_a, n), _ngrams(chars_b, n)))
-            row.append(_jaccard(set(words_a), set(words_b)))
-            row.append(_jaccard(set(_ngrams(chars_a, 3)), set(_ngrams(chars_b, 3))))
-            row.extend([abs(len(words_a) - len(words_b)), abs(len(a) - len(b)),
-                        min(len(words_a), len(words_b)) / max(len(words_a), len(words_b), 1),
-                        min(len(a), len(b)) / max(len(a), len(b), 1)])
-            rows.append(row)
+        # The 30 count features of attnkit's lexical_features, in float64 as first measured.
+        rows = [pair_features(a, b) for a, b in zip(texts_a, texts_b, strict=True)]
         cosines = [
             _cosine(vectorizer.transform(texts_a), vectorizer.transform(texts_b))
             for vectorizer in (self.word_tfidf, self.char_tfidf)

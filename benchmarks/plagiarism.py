@@ -58,6 +58,8 @@ SCALED = ["strategy.init=scaled", "strategy.init_range=1.0"]
 #: The recipes before Sentence-BERT head features (model.sentence_features, default since
 #: 2026-12-02, chosen on dev).
 NOSENTENCE = ["model.sentence_features=false"]
+#: Word and character n-gram overlap features in the head (preprocess.lexical_features).
+LEXICAL = ["preprocess.lexical_features=true"]
 #: name -> (recipe, extra overrides)
 CONFIGS = {
     "de-focal": ("msrp-plagiarism", []),
@@ -67,6 +69,8 @@ CONFIGS = {
     "de-focal-scaled": ("msrp-plagiarism", SCALED),
     "de-focal-nosentence": ("msrp-plagiarism", NOSENTENCE),
     "random-focal-nosentence": ("msrp-plagiarism-noDE", NOSENTENCE),
+    "de-focal-lexical": ("msrp-plagiarism", LEXICAL),
+    "random-focal-lexical": ("msrp-plagiarism-noDE", LEXICAL),
     # The earlier recipes, for comparison (not run by default).
     "de-focal-contextual": ("msrp-plagiarism", CONTEXTUAL),
     "random-focal-contextual": ("msrp-plagiarism-noDE", CONTEXTUAL),
@@ -78,7 +82,8 @@ DE_PAIRS = [("de-focal", "random-focal"), ("de-ce", "random-ce"), ("de-focal-sca
             *[(f"{de}-contextual", f"{random}-contextual")
               for de, random in (("de-focal", "random-focal"), ("de-ce", "random-ce"))],
             ("de-focal-table", "random-focal-table"),
-            ("de-focal-nosentence", "random-focal-nosentence")]
+            ("de-focal-nosentence", "random-focal-nosentence"),
+            ("de-focal-lexical", "random-focal-lexical")]
 DEFAULT_CONFIGS = ["de-focal", "random-focal", "de-ce", "random-ce"]
 METRICS = ("test_accuracy", "test_f1", "test_precision", "test_recall", "test_auc",
            "dev_accuracy", "dev_f1", "best_epoch")

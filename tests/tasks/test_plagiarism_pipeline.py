@@ -100,12 +100,17 @@ def test_fit_predict_evaluate_on_generated_pairs(capsys, pairs_dir: Path, tmp_pa
     assert evaluated["test_f1"] == pytest.approx(metrics["test_f1"])
 
 
-def test_cross_entropy_and_the_siamese_model_through_set(capsys, pairs_dir: Path) -> None:
+def test_cross_entropy_siamese_and_lexical_features_through_set(capsys, pairs_dir: Path) -> None:
     summary = fit_json(capsys, ["msrp-plagiarism-noDE", "--data", str(pairs_dir), *sets(
         [*TINY, "training.loss=cross_entropy", "model.interaction=siamese",
-         "model.exact_match=false", "model.overlap_features=false", "training.epochs=1"])])
+         "model.exact_match=false", "model.overlap_features=false", "training.epochs=1",
+         "preprocess.lexical_features=true"])])
     params = MlflowClient().get_run(summary["run_id"]).data.params
     assert params["training.loss"] == "cross_entropy" and params["model.interaction"] == "siamese"
+    assert params["preprocess.lexical_features"] == "True"
+    # Raw pairs get their lexical features from the saved preprocessor.
+    (answer,) = attnkit.predict(summary["model_uri"], [("the court approved it", "judges did")])
+    assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_de_recipe_with_adversarial_attention_alternative(capsys, pairs_dir: Path) -> None:

@@ -15,6 +15,8 @@ INTERACTIONS = ("siamese", "cross")
 ATTENTION_LAYER = "attention_head"
 INPUTS = ("token_ids_a", "token_ids_b")
 SENTENCE_LAYER = "sentence_encoder"
+#: The optional input of per-pair lexical features (``lexical_features`` columns).
+LEXICAL_INPUT = "pair_features"
 
 
 def exact_match_feature(token_ids, other_ids):
@@ -101,7 +103,10 @@ class AttentionPairClassifier(keras.Model):
     sentence encoder it was trained to be (:class:`SentenceEncoder`, layer
     ``"sentence_encoder"``, always frozen and cached: ``sentence_layers`` layers, mean-pooled
     and L2-normalised to u and v) and gives the head Sentence-BERT's ``[|u - v|; u * v]`` and
-    the cosine ``u . v``; ``interaction="cross"`` adds the
+    the cosine ``u . v``; ``lexical_features = F`` takes a third input, ``"pair_features"``
+    (batch, F): the standardised word and character n-gram overlap features the text-pair
+    preprocessor computes (see :mod:`attnkit.tasks.text_pairs.lexical_features`), added to the
+    head's features; ``interaction="cross"`` adds the
     spec's alternative, soft alignment of each text over the other (ESIM-style
     ``[h; h~; h - h~; h * h~]`` composed by a dense layer) before pooling. The attention layer
     (named ``"attention_head"``, called once per text) exposes the logits hook, so the
@@ -133,6 +138,8 @@ class AttentionPairClassifier(keras.Model):
         sentence_layers: int. Transformer layers of that encoder (all of the checkpoint's:
             6 for all-MiniLM-L6-v2; its hidden size is ``embedding_dim``, its heads and
             feed-forward width ``bert_heads`` and ``bert_intermediate_size``).
+        lexical_features: int. Width of the ``"pair_features"`` input (0 = no such input; set
+            from the preprocessor's ``lexical_features`` switch).
         hidden_units: int. Dense ReLU layer before the softmax (0 = none).
         dropout: float. Dropout after the embeddings, the encoder and on the pair features.
 
@@ -159,6 +166,7 @@ class AttentionPairClassifier(keras.Model):
         embedding_similarity: bool = False,
         sentence_features: bool = False,
         sentence_layers: int = 6,
+        lexical_features: int = 0,
         hidden_units: int = 64,
         dropout: float = 0.2,
         bert_layers: int = 0,
@@ -187,6 +195,10 @@ class AttentionPairClassifier(keras.Model):
                 "sentence_features needs a tokenizer with [CLS] and [SEP] tokens: set "
                 "preprocess.pretrained to a BERT checkpoint"
             )
+        if isinstance(lexical_features, bool) or not isinstance(lexical_features, int) or (
+            lexical_features < 0
+        ):
+            raise ValueError(f"lexical_features must be an int >= 0, got {lexical_features!r}")
         if not 1 <= overlap_ngrams <= MAX_NGRAM:
             raise ValueError(f"overlap_ngrams must be in [1, {MAX_NGRAM}], got {overlap_ngrams}")
         if interaction not in INTERACTIONS:
@@ -214,6 +226,11 @@ class AttentionPairClassifier(keras.Model):
 
         # === Functional model ===
         ids = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in INPUTS}
+        inputs = dict(ids)
+        if lexical_features:
+            inputs[LEXICAL_INPUT] = keras.Input(
+                shape=(lexical_features,), dtype="float32", name=LEXICAL_INPUT
+            )
         ids_a, ids_b = ids["token_ids_a"], ids["token_ids_b"]
         mask_a, mask_b = ops.not_equal(ids_a, 0), ops.not_equal(ids_b, 0)
         x_a, x_b = embedding(ids_a), embedding(ids_b)
@@ -248,6 +265,8 @@ class AttentionPairClassifier(keras.Model):
             overlap = [overlap_statistics(match_a, match_b, mask_a, mask_b)]
             overlap += [ngram_overlap(ids_a, ids_b, n) for n in range(2, overlap_ngrams + 1)]
             features = ops.concatenate([features, *overlap], axis=-1)
+        if lexical_features:
+            features = ops.concatenate([features, inputs[LEXICAL_INPUT]], axis=-1)
         if similarity is not None:
             features = ops.concatenate([features, similarity], axis=-1)
         if sentence_features:  # u and v are unit vectors: their dot product is the cosine
@@ -257,7 +276,7 @@ class AttentionPairClassifier(keras.Model):
         probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(
             features
         )
-        super().__init__(inputs=ids, outputs=probabilities, **kwargs)
+        super().__init__(inputs=inputs, outputs=probabilities, **kwargs)
         # Kept outside the saved graph: the inputs of `attention_model`.
         self._attention_outputs = (weights_a, weights_b)
 
@@ -275,6 +294,7 @@ class AttentionPairClassifier(keras.Model):
         self.embedding_similarity = embedding_similarity
         self.sentence_features = sentence_features
         self.sentence_layers = sentence_layers
+        self.lexical_features = lexical_features
         self.hidden_units = hidden_units
         self.dropout = dropout
         self.bert_layers = bert_layers
@@ -314,6 +334,7 @@ class AttentionPairClassifier(keras.Model):
             "embedding_similarity": self.embedding_similarity,
             "sentence_features": self.sentence_features,
             "sentence_layers": self.sentence_layers,
+            "lexical_features": self.lexical_features,
             "hidden_units": self.hidden_units,
             "dropout": self.dropout,
             "bert_layers": self.bert_layers,

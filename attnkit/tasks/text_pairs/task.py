@@ -21,7 +21,7 @@ from attnkit.tasks.base import Task
 from attnkit.tasks.registry import register_model, register_task
 from attnkit.tasks.text_classification.task import TextClassificationTask
 from attnkit.tasks.text_pairs.metrics import pair_metrics
-from attnkit.tasks.text_pairs.model import SENTENCE_LAYER, AttentionPairClassifier
+from attnkit.tasks.text_pairs.model import LEXICAL_INPUT, SENTENCE_LAYER, AttentionPairClassifier
 from attnkit.tasks.text_pairs.preprocessor import TextPairPreprocessor
 from attnkit.tasks.text_pairs.readers import read_pair_file
 from attnkit.training.losses import FocalLoss
@@ -52,7 +52,7 @@ class TextPairTask(Task):
     input_fields = _FIELDS
     primary_metric = "accuracy"
     metric_names = ("accuracy", "f1", "precision", "recall", "macro_f1", "loss", "auc")
-    data_arguments = ("vocabulary_size", "num_classes", "cls_id", "sep_id")
+    data_arguments = ("vocabulary_size", "num_classes", "cls_id", "sep_id", "lexical_features")
     data_defaults = {
         "format": "auto",
         "train": "",
@@ -73,6 +73,7 @@ class TextPairTask(Task):
         "vocab_file": "",
         "pretrained": "",
         "positive_label": "1",
+        "lexical_features": False,
     }
     training_defaults = {"loss": "focal", "focal_alpha": -1.0, "focal_gamma": 2.0,
                          "bert_disk_cache": True}
@@ -120,13 +121,13 @@ class TextPairTask(Task):
         return TextPairPreprocessor.from_dict(dict(data))
 
     def batches(self, preprocessor, split, batch_size, shuffle, seed, labelled=True):
-        ids_a, ids_b = preprocessor.encode_pairs(
-            split.frame["text_a"].to_list(), split.frame["text_b"].to_list()
-        )
+        texts_a, texts_b = split.frame["text_a"].to_list(), split.frame["text_b"].to_list()
+        ids_a, ids_b = preprocessor.encode_pairs(texts_a, texts_b)
+        inputs: dict[str, Any] = {"token_ids_a": ids_a, "token_ids_b": ids_b}
+        if preprocessor.lexical_size:
+            inputs[LEXICAL_INPUT] = preprocessor.encode_lexical(texts_a, texts_b)
         labels = preprocessor.encode_labels(split) if labelled else None
-        return BucketedBatches(
-            {"token_ids_a": ids_a, "token_ids_b": ids_b}, labels, batch_size, shuffle, seed
-        )
+        return BucketedBatches(inputs, labels, batch_size, shuffle, seed)
 
     # --- model ---
     def model_arguments(self, preprocessor) -> dict[str, Any]:
@@ -135,6 +136,7 @@ class TextPairTask(Task):
         return {
             "vocabulary_size": preprocessor.vocabulary_size,
             "num_classes": preprocessor.num_classes,
+            "lexical_features": preprocessor.lexical_size,
             **{name: -1 if value is None else value for name, value in special.items()},
         }
 
