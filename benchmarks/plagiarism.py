@@ -56,10 +56,14 @@ CONTEXTUAL = ["model.bert_layers=6", "model.units=64", "model.attention_units=64
 #: recipe now searches around the model's own initialisation, init = "local").
 SCALED = ["strategy.init=scaled", "strategy.init_range=1.0"]
 #: The recipes before Sentence-BERT head features (model.sentence_features, default since
-#: 2026-12-02, chosen on dev).
-NOSENTENCE = ["model.sentence_features=false"]
-#: Word and character n-gram overlap features in the head (preprocess.lexical_features).
+#: 2026-12-02, chosen on dev) and the lexical features.
+NOSENTENCE = ["model.sentence_features=false", "preprocess.lexical_features=false"]
+#: Word and character n-gram overlap features in the head (preprocess.lexical_features; the
+#: recipes' default since 2026-12-02, chosen on dev: the "-lexical" configurations are the
+#: recipes now, under the names their runs were made with).
 LEXICAL = ["preprocess.lexical_features=true"]
+#: The recipes before the lexical features (Sentence-BERT features only).
+NOLEXICAL = ["preprocess.lexical_features=false"]
 #: name -> (recipe, extra overrides)
 CONFIGS = {
     "de-focal": ("msrp-plagiarism", []),
@@ -71,6 +75,8 @@ CONFIGS = {
     "random-focal-nosentence": ("msrp-plagiarism-noDE", NOSENTENCE),
     "de-focal-lexical": ("msrp-plagiarism", LEXICAL),
     "random-focal-lexical": ("msrp-plagiarism-noDE", LEXICAL),
+    "de-focal-nolexical": ("msrp-plagiarism", NOLEXICAL),
+    "random-focal-nolexical": ("msrp-plagiarism-noDE", NOLEXICAL),
     # The earlier recipes, for comparison (not run by default).
     "de-focal-contextual": ("msrp-plagiarism", CONTEXTUAL),
     "random-focal-contextual": ("msrp-plagiarism-noDE", CONTEXTUAL),
@@ -83,7 +89,8 @@ DE_PAIRS = [("de-focal", "random-focal"), ("de-ce", "random-ce"), ("de-focal-sca
               for de, random in (("de-focal", "random-focal"), ("de-ce", "random-ce"))],
             ("de-focal-table", "random-focal-table"),
             ("de-focal-nosentence", "random-focal-nosentence"),
-            ("de-focal-lexical", "random-focal-lexical")]
+            ("de-focal-lexical", "random-focal-lexical"),
+            ("de-focal-nolexical", "random-focal-nolexical")]
 DEFAULT_CONFIGS = ["de-focal", "random-focal", "de-ce", "random-ce"]
 METRICS = ("test_accuracy", "test_f1", "test_precision", "test_recall", "test_auc",
            "dev_accuracy", "dev_f1", "best_epoch")
