@@ -64,9 +64,10 @@ class TextPairPreprocessor(TextClassificationPreprocessor):
         fitted.positive_label = positive_label
         if lexical_features:
             matrix = pair_feature_matrix(texts_a, texts_b).astype("float64")
+            spread = matrix.std(axis=0)
             fitted.lexical_mean = matrix.mean(axis=0).tolist()
             # A feature constant on the training pairs keeps scale 1 (it stays constant).
-            fitted.lexical_scale = np.where(matrix.std(axis=0) > 0, matrix.std(axis=0), 1.0).tolist()
+            fitted.lexical_scale = np.where(spread > 0, spread, 1.0).tolist()
         return fitted
 
     @property
