@@ -8,15 +8,20 @@ repeated with shuffled folds, on:
 - ``bags``: binary bags of the words both texts share and the words only one of them has;
 - ``all``: the two together (bag vocabulary fitted on each training fold, words seen twice).
 
-    python benchmarks/pair_word_bags_probe.py ../shared/data/msrp --repeats 2
+    python benchmarks/pair_word_bags_probe.py ../shared/data/msrp --repeats 2  # -> results/pair_word_bags_probe.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import re
+from datetime import date
+from pathlib import Path
 
 import numpy as np
+import polars as pl
 import scipy.sparse as sparse
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -25,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 
 from attnkit.tasks.text_pairs.lexical_features import pair_features, words
 
+RESULTS = Path(__file__).parent / "results" / "pair_word_bags_probe.json"
 _NUMBER = re.compile(r"\d[\d.,]*\d|\d")
 
 
@@ -96,19 +102,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", default="../shared/data/msrp")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     recipe = load_recipe("msrp-plagiarism-noDE")
     splits = get_task(recipe["task"]).read_splits(args.data, recipe["data"], recipe["seed"])
-    texts_a = splits["train"].frame["text_a"].to_list() + splits["dev"].frame["text_a"].to_list()
-    texts_b = splits["train"].frame["text_b"].to_list() + splits["dev"].frame["text_b"].to_list()
-    labels = np.array(
-        [
-            label == "1"
-            for label in splits["train"].frame["label"].to_list()
-            + splits["dev"].frame["label"].to_list()
-        ],
-        int,
-    )
+    frame = pl.concat([splits["train"].frame, splits["dev"].frame])
+    texts_a, texts_b = frame["text_a"].to_list(), frame["text_b"].to_list()
+    positive = recipe["preprocess"]["positive_label"]
+    labels = np.array([label == positive for label in frame["label"].to_list()], int)
     counts = np.array([pair_features(a, b) for a, b in zip(texts_a, texts_b, strict=True)])
     richer = np.column_stack(
         [counts, [extra_features(a, b) for a, b in zip(texts_a, texts_b, strict=True)]]
@@ -121,9 +122,21 @@ def main() -> None:
         "all": (richer, documents, 0.1),
     }
     print("| features | C | CV accuracy % (mean ± s.e.) |\n|---|---|---|")
+    rows = []
     for name, (dense, docs, c) in probes.items():
         mean, error = cross_validated_accuracy(dense, docs, labels, c, args.repeats)
+        rows.append({"features": name, "C": c, "cv_accuracy": mean, "standard_error": error})
         print(f"| {name} | {c} | {mean:.2f} ± {error:.2f} |", flush=True)
+    meta = {
+        "date": date.today().isoformat(),
+        "machine": platform.processor() or platform.machine(),
+        "pairs": len(labels),
+        "folds": 10,
+        "repeats": args.repeats,
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps({**meta, "probes": rows}, indent=2) + "\n")
+    print(f"written {args.results}")
 
 
 if __name__ == "__main__":
