@@ -64,6 +64,10 @@ NOSENTENCE = ["model.sentence_features=false", "preprocess.lexical_features=fals
 LEXICAL = ["preprocess.lexical_features=true"]
 #: The recipes before the lexical features (Sentence-BERT features only).
 NOLEXICAL = ["preprocess.lexical_features=false"]
+#: The stacked word-bag score in the head (preprocess.word_bag_scores, 2026-12-05).
+WORD_BAGS = ["preprocess.word_bag_scores=true"]
+#: The recipes without it.
+NOWORDBAGS = ["preprocess.word_bag_scores=false"]
 #: name -> (recipe, extra overrides)
 CONFIGS = {
     "de-focal": ("msrp-plagiarism", []),
@@ -77,6 +81,10 @@ CONFIGS = {
     "random-focal-lexical": ("msrp-plagiarism-noDE", LEXICAL),
     "de-focal-nolexical": ("msrp-plagiarism", NOLEXICAL),
     "random-focal-nolexical": ("msrp-plagiarism-noDE", NOLEXICAL),
+    "de-focal-wordbags": ("msrp-plagiarism", WORD_BAGS),
+    "random-focal-wordbags": ("msrp-plagiarism-noDE", WORD_BAGS),
+    "de-focal-nowordbags": ("msrp-plagiarism", NOWORDBAGS),
+    "random-focal-nowordbags": ("msrp-plagiarism-noDE", NOWORDBAGS),
     # The earlier recipes, for comparison (not run by default).
     "de-focal-contextual": ("msrp-plagiarism", CONTEXTUAL),
     "random-focal-contextual": ("msrp-plagiarism-noDE", CONTEXTUAL),
@@ -90,7 +98,9 @@ DE_PAIRS = [("de-focal", "random-focal"), ("de-ce", "random-ce"), ("de-focal-sca
             ("de-focal-table", "random-focal-table"),
             ("de-focal-nosentence", "random-focal-nosentence"),
             ("de-focal-lexical", "random-focal-lexical"),
-            ("de-focal-nolexical", "random-focal-nolexical")]
+            ("de-focal-nolexical", "random-focal-nolexical"),
+            ("de-focal-wordbags", "random-focal-wordbags"),
+            ("de-focal-nowordbags", "random-focal-nowordbags")]
 DEFAULT_CONFIGS = ["de-focal", "random-focal", "de-ce", "random-ce"]
 METRICS = ("test_accuracy", "test_f1", "test_precision", "test_recall", "test_auc",
            "dev_accuracy", "dev_f1", "best_epoch")

@@ -113,6 +113,19 @@ def test_cross_entropy_siamese_and_lexical_features_through_set(capsys, pairs_di
     assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
 
 
+def test_word_bag_scores_through_set_reach_raw_pairs(capsys, pairs_dir: Path) -> None:
+    summary = fit_json(capsys, ["msrp-plagiarism-noDE", "--data", str(pairs_dir), *sets(
+        [*TINY, "training.epochs=1", "preprocess.lexical_features=false",
+         "preprocess.word_bag_scores=true", "preprocess.word_bag_c=0.5"])])
+    params = MlflowClient().get_run(summary["run_id"]).data.params
+    assert params["preprocess.word_bag_scores"] == "True"
+    loaded = attnkit.load_model(summary["model_uri"])
+    assert loaded.preprocessor.word_bag_c == 0.5 and loaded.model.lexical_features == 1
+    # Raw pairs are scored by the saved word-bag weights.
+    (answer,) = attnkit.predict(summary["model_uri"], [("the court approved it", "judges did")])
+    assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
 def test_de_recipe_with_adversarial_attention_alternative(capsys, pairs_dir: Path) -> None:
     with_de = fit_json(capsys, ["msrp-plagiarism", "--data", str(pairs_dir), *sets(
         [*TINY, "strategy.population=5", "strategy.generations=2", "strategy.fitness_examples=32",

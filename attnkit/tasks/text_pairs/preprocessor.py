@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from attnkit.errors import ConfigError
 from attnkit.tasks.text_classification.preprocessor import TextClassificationPreprocessor
 from attnkit.tasks.text_pairs.lexical_features import FEATURE_NAMES, pair_feature_matrix
+from attnkit.tasks.text_pairs.word_bags import WordBagScorer, out_of_fold_scores
+
+#: Folds of the out-of-fold word-bag scores the training pairs get.
+WORD_BAG_FOLDS = 10
 
 
 @dataclass
@@ -36,6 +40,12 @@ class TextPairPreprocessor(TextClassificationPreprocessor):
     positive_label: str = "1"
     lexical_mean: list[float] | None = None
     lexical_scale: list[float] | None = None
+    word_bag: WordBagScorer | None = None
+    word_bag_c: float = 0.1
+    word_bag_mean: float = 0.0
+    word_bag_scale: float = 1.0
+    # The out-of-fold scores of the pairs the scorer was fitted on, by their fingerprint.
+    _training_scores: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def fit(  # type: ignore[override]  (two texts per example)
@@ -46,11 +56,14 @@ class TextPairPreprocessor(TextClassificationPreprocessor):
         *,
         positive_label: str = "1",
         lexical_features: bool = False,
+        word_bag_scores: bool = False,
+        word_bag_c: float = 0.1,
         **settings,
     ) -> TextPairPreprocessor:
         """Learn the vocabulary from both texts of the training pairs (or load
         ``vocab_file`` or a ``pretrained`` checkpoint's tokenizer), the label set and, with
-        ``lexical_features``, the training mean and spread of each lexical feature;
+        ``lexical_features``, the training mean and spread of each lexical feature; with
+        ``word_bag_scores``, the word-bag scorer and the spread of its out-of-fold logits;
         ``settings`` are :meth:`TextClassificationPreprocessor.fit`'s keywords."""
         fitted = super().fit([*texts_a, *texts_b], labels, **settings)
         if positive_label not in fitted.labels:
@@ -68,20 +81,63 @@ class TextPairPreprocessor(TextClassificationPreprocessor):
             fitted.lexical_mean = matrix.mean(axis=0).tolist()
             # A feature constant on the training pairs keeps scale 1 (it stays constant).
             fitted.lexical_scale = np.where(spread > 0, spread, 1.0).tolist()
+        if word_bag_scores:
+            positive = [label == positive_label for label in labels]
+            fitted.word_bag_c = float(word_bag_c)
+            fitted.word_bag = WordBagScorer.fit(texts_a, texts_b, positive, c=word_bag_c)
+            scores = fitted._out_of_fold(texts_a, texts_b, positive)
+            fitted.word_bag_mean = float(scores.mean())
+            fitted.word_bag_scale = float(scores.std()) or 1.0
         return fitted
+
+    def _out_of_fold(
+        self, texts_a: Sequence[str], texts_b: Sequence[str], positive: Sequence[bool]
+    ) -> np.ndarray:
+        """Out-of-fold word-bag logits of training pairs, computed once per set of pairs (a
+        resumed run recomputes the same ones: the folds are seeded)."""
+        key = hash((tuple(texts_a), tuple(texts_b), tuple(positive)))
+        if key not in self._training_scores:
+            self._training_scores[key] = out_of_fold_scores(
+                texts_a, texts_b, positive, folds=WORD_BAG_FOLDS, c=self.word_bag_c
+            )
+        return self._training_scores[key]
 
     @property
     def lexical_size(self) -> int:
-        """How many lexical features each pair gets (0 without ``lexical_features``)."""
-        return 0 if self.lexical_mean is None else len(self.lexical_mean)
+        """How many pair features each pair gets: the lexical counts (with
+        ``lexical_features``) and the word-bag score (with ``word_bag_scores``)."""
+        counts = 0 if self.lexical_mean is None else len(self.lexical_mean)
+        return counts + (self.word_bag is not None)
 
-    def encode_lexical(self, texts_a: Sequence[str], texts_b: Sequence[str]) -> np.ndarray:
-        """(pairs, :attr:`lexical_size`) standardised lexical features, float32."""
-        if self.lexical_mean is None or self.lexical_scale is None:
-            raise ConfigError("this preprocessor was fitted without preprocess.lexical_features")
-        matrix = pair_feature_matrix(texts_a, texts_b)
-        mean = np.asarray(self.lexical_mean, "float32")
-        return (matrix - mean) / np.asarray(self.lexical_scale, "float32")
+    def encode_lexical(
+        self,
+        texts_a: Sequence[str],
+        texts_b: Sequence[str],
+        training_labels: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """(pairs, :attr:`lexical_size`) standardised pair features, float32.
+
+        Pass the labels of the training pairs as ``training_labels`` (and only of those): their
+        word-bag scores are then out-of-fold, as the scorer never saw these pairs' labels."""
+        if not self.lexical_size:
+            raise ConfigError(
+                "this preprocessor was fitted without preprocess.lexical_features or "
+                "preprocess.word_bag_scores"
+            )
+        columns = []
+        if self.lexical_mean is not None and self.lexical_scale is not None:
+            matrix = pair_feature_matrix(texts_a, texts_b)
+            mean = np.asarray(self.lexical_mean, "float32")
+            columns.append((matrix - mean) / np.asarray(self.lexical_scale, "float32"))
+        if self.word_bag is not None:
+            if training_labels is None:
+                scores = self.word_bag.scores(texts_a, texts_b)
+            else:
+                positive = [label == self.positive_label for label in training_labels]
+                scores = self._out_of_fold(texts_a, texts_b, positive)
+            standard = (scores - self.word_bag_mean) / self.word_bag_scale
+            columns.append(standard.astype("float32")[:, None])
+        return np.concatenate(columns, axis=1)
 
     @property
     def positive_index(self) -> int:
@@ -94,7 +150,12 @@ class TextPairPreprocessor(TextClassificationPreprocessor):
 
     def to_dict(self) -> dict:
         lexical = {"lexical_mean": self.lexical_mean, "lexical_scale": self.lexical_scale}
-        return {**super().to_dict(), "positive_label": self.positive_label, **lexical}
+        word_bag = None if self.word_bag is None else {
+            **self.word_bag.to_dict(), "c": self.word_bag_c,
+            "score_mean": self.word_bag_mean, "score_scale": self.word_bag_scale,
+        }  # fmt: skip
+        return {**super().to_dict(), "positive_label": self.positive_label, **lexical,
+                "word_bag": word_bag}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict) -> TextPairPreprocessor:
@@ -110,4 +171,10 @@ class TextPairPreprocessor(TextClassificationPreprocessor):
                 )
             loaded.lexical_mean = [float(value) for value in mean]
             loaded.lexical_scale = [float(value) for value in scale]
+        word_bag = data.get("word_bag")  # absent before word-bag scores existed
+        if word_bag is not None:
+            loaded.word_bag = WordBagScorer.from_dict(word_bag)
+            loaded.word_bag_c = float(word_bag.get("c", 0.1))
+            loaded.word_bag_mean = float(word_bag.get("score_mean", 0.0))
+            loaded.word_bag_scale = float(word_bag.get("score_scale", 1.0))
         return loaded

@@ -74,6 +74,8 @@ class TextPairTask(Task):
         "pretrained": "",
         "positive_label": "1",
         "lexical_features": False,
+        "word_bag_scores": False,
+        "word_bag_c": 0.1,
     }
     training_defaults = {"loss": "focal", "focal_alpha": -1.0, "focal_gamma": 2.0,
                          "bert_disk_cache": True}
@@ -125,7 +127,9 @@ class TextPairTask(Task):
         ids_a, ids_b = preprocessor.encode_pairs(texts_a, texts_b)
         inputs: dict[str, Any] = {"token_ids_a": ids_a, "token_ids_b": ids_b}
         if preprocessor.lexical_size:
-            inputs[LEXICAL_INPUT] = preprocessor.encode_lexical(texts_a, texts_b)
+            # The training pairs' word-bag scores come out of fold (see TextPairPreprocessor).
+            training = split.frame["label"].to_list() if labelled and split.name == "train" else None
+            inputs[LEXICAL_INPUT] = preprocessor.encode_lexical(texts_a, texts_b, training)
         labels = preprocessor.encode_labels(split) if labelled else None
         return BucketedBatches(inputs, labels, batch_size, shuffle, seed)
 
