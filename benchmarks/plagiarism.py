@@ -1,5 +1,5 @@
 """Plagiarism detection on MSRP: DE vs random initialisation, focal loss vs cross-entropy,
-against a logistic-regression baseline on pair features.
+against a logistic-regression baseline on pair features (and the word-bag scorer alone).
 
 For each configuration and seed it runs ``attnkit.fit`` on a shipped recipe
 (``msrp-plagiarism`` = DE initialisation, ``msrp-plagiarism-noDE`` = the usual random
@@ -8,7 +8,9 @@ carved from MSRP train with the seed, and records test accuracy, the positive (p
 plagiarised) class's F1, precision and recall, the training time and the wall time DE adds
 (``de_seconds``, logged by the strategy). The baseline (benchmarks/pair_baseline.py: logistic
 regression on n-gram overlap, length and TF-IDF cosine features, C chosen on the same dev
-split) runs in the same script for every seed.
+split) runs in the same script for every seed, and so does the word-bag scorer of
+``preprocess.word_bag_scores`` on its own (logistic regression on the lexical counts and
+shared/unshared word bags, fitted on train).
 
 Results are written to ``results/plagiarism.json`` after every run, and runs already there
 are skipped, so an interrupted benchmark continues where it stopped.
@@ -133,6 +135,10 @@ def merge(results: dict, paths: list[Path]) -> dict:
         results["runs"] += [r for r in other["runs"] if (r["config"], r["seed"]) not in done]
         seeds = {b["seed"] for b in results["baseline"]}
         results["baseline"] += [b for b in other["baseline"] if b["seed"] not in seeds]
+        seeds = {b["seed"] for b in results.setdefault("word_bag_baseline", [])}
+        results["word_bag_baseline"] += [
+            b for b in other.get("word_bag_baseline", []) if b["seed"] not in seeds
+        ]
     return results
 
 
@@ -172,6 +178,33 @@ def run_baseline_seed(seed: int, data: str) -> dict:
     return {"seed": seed, "wall_seconds": time.perf_counter() - started, **metrics}
 
 
+def run_word_bag_seed(seed: int, data: str) -> dict:
+    """The word-bag scorer of ``preprocess.word_bag_scores`` on its own (C 0.1, the default):
+    fitted on train, its logit's sign as the prediction."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from attnkit.tasks.text_pairs.word_bags import WordBagScorer
+
+    recipe = load_recipe("msrp-plagiarism-noDE", [f"seed={seed}"])
+    splits = get_task(recipe["task"]).read_splits(Path(data), recipe["data"], seed)
+    positive = recipe["preprocess"]["positive_label"]
+    started = time.perf_counter()
+
+    def columns(name: str) -> tuple[list[str], list[str], list[bool]]:
+        frame = splits[name].frame
+        labels = [label == positive for label in frame["label"].to_list()]
+        return frame["text_a"].to_list(), frame["text_b"].to_list(), labels
+
+    scorer = WordBagScorer.fit(*columns("train"))
+    metrics: dict[str, float] = {"seed": seed}
+    for name in ("dev", "test"):
+        texts_a, texts_b, labels = columns(name)
+        predicted = scorer.scores(texts_a, texts_b) > 0
+        metrics[f"{name}_accuracy"] = float(accuracy_score(labels, predicted))
+        metrics[f"{name}_f1"] = float(f1_score(labels, predicted))
+    return {**metrics, "wall_seconds": time.perf_counter() - started}
+
+
 def _cell(values: list[float], scale: float = 100.0) -> str:
     values = [v * scale for v in values if v is not None]
     if not values:
@@ -196,6 +229,14 @@ def report(results: dict) -> str:
             f"{_cell([b['test_f1'] for b in baseline])} | - | - | "
             f"{_cell([b['dev_accuracy'] for b in baseline])} | - | "
             f"{_mean([b['wall_seconds'] for b in baseline]):.0f} | - |")
+    word_bags = results.get("word_bag_baseline", [])
+    if word_bags:
+        lines.append(
+            f"| word-bag logistic regression (the `word_bag_scores` scorer alone) | "
+            f"{len(word_bags)} | {_cell([b['test_accuracy'] for b in word_bags])} | "
+            f"{_cell([b['test_f1'] for b in word_bags])} | - | - | "
+            f"{_cell([b['dev_accuracy'] for b in word_bags])} | - | "
+            f"{_mean([b['wall_seconds'] for b in word_bags]):.0f} | - |")
     groups: dict[str, list[dict]] = {}
     for run in results["runs"]:
         groups.setdefault(run["config"], []).append(run)
@@ -272,6 +313,11 @@ def main() -> None:
                 b = results["baseline"][-1]
                 print(f"[bench] baseline seed {seed}: test acc {b['test_accuracy']:.4f} "
                       f"F1 {b['test_f1']:.4f}", flush=True)
+        done_word_bags = {b["seed"] for b in results.setdefault("word_bag_baseline", [])}
+        for seed in args.seeds:
+            if seed not in done_word_bags:
+                results["word_bag_baseline"].append(run_word_bag_seed(seed, data))
+                save(args.results, results)
         done = {(r["config"], r["seed"]) for r in results["runs"]}
         for seed in args.seeds:
             for config in args.configs:
