@@ -218,25 +218,22 @@ def _mean(values: list[float | None]) -> float | None:
     return statistics.mean(values) if values else None
 
 
+def _baseline_row(name: str, rows: list[dict]) -> str:
+    return (f"| {name} | {len(rows)} | {_cell([b['test_accuracy'] for b in rows])} | "
+            f"{_cell([b['test_f1'] for b in rows])} | - | - | "
+            f"{_cell([b['dev_accuracy'] for b in rows])} | - | "
+            f"{_mean([b['wall_seconds'] for b in rows]):.0f} | - |")
+
+
 def report(results: dict) -> str:
     lines = ["| configuration | seeds | test acc % | test F1 (positive) % | precision % | recall % | "
              "dev acc % | best epoch | train s | DE s |", "|---|---|---|---|---|---|---|---|---|---|"]
     baseline = results.get("baseline", [])
-    if baseline:
-        lines.append(
-            f"| logistic regression on pair features | {len(baseline)} | "
-            f"{_cell([b['test_accuracy'] for b in baseline])} | "
-            f"{_cell([b['test_f1'] for b in baseline])} | - | - | "
-            f"{_cell([b['dev_accuracy'] for b in baseline])} | - | "
-            f"{_mean([b['wall_seconds'] for b in baseline]):.0f} | - |")
-    word_bags = results.get("word_bag_baseline", [])
-    if word_bags:
-        lines.append(
-            f"| word-bag logistic regression (the `word_bag_scores` scorer alone) | "
-            f"{len(word_bags)} | {_cell([b['test_accuracy'] for b in word_bags])} | "
-            f"{_cell([b['test_f1'] for b in word_bags])} | - | - | "
-            f"{_cell([b['dev_accuracy'] for b in word_bags])} | - | "
-            f"{_mean([b['wall_seconds'] for b in word_bags]):.0f} | - |")
+    for name, rows in (("logistic regression on pair features", baseline),
+                       ("word-bag logistic regression (the `word_bag_scores` scorer alone)",
+                        results.get("word_bag_baseline", []))):
+        if rows:
+            lines.append(_baseline_row(name, rows))
     groups: dict[str, list[dict]] = {}
     for run in results["runs"]:
         groups.setdefault(run["config"], []).append(run)
