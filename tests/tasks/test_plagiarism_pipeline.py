@@ -165,6 +165,7 @@ def test_bad_training_files_exit_2_naming_file_and_line(
 def test_bad_training_settings_exit_2(capsys, pairs_dir: Path) -> None:
     for override, message in [("training.loss=hinge", "training.loss must be one of"),
                               ("preprocess.positive_label=yes", "positive_label='yes'"),
+                              ("preprocess.word_bag_c=0", "preprocess.word_bag_c must be > 0"),
                               ("model.sentence_features=yes",
                                "model.sentence_features must be true or false, got 'yes'"),
                               ("model.sentence_features=true",  # no checkpoint in TINY
