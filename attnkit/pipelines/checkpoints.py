@@ -3,7 +3,9 @@
 A run is identified by its *run key*: a hash of the resolved recipe, the data path, the
 MLflow experiment and tracking URI. Running the same command again finds the key's folder
 under ``$ATTNKIT_HOME/checkpoints`` (default ``./.attnkit``) and continues from its last
-finished epoch, in the same MLflow run.
+finished epoch, in the same MLflow run. While a ``fit`` trains a run it holds an exclusive
+lock on the run's folder (:func:`exclusive_run`), so the same command started twice at once
+stops with a clear error instead of two processes writing one checkpoint.
 """
 
 from __future__ import annotations
@@ -11,16 +13,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import keras
 
+from attnkit.errors import AttnkitError
 from attnkit.pipelines.outputs import write_atomically
+
+try:  # POSIX advisory locks; elsewhere runs are not guarded against a concurrent twin
+    import fcntl
+except ImportError:  # pragma: no cover (Windows)
+    fcntl = None  # type: ignore[assignment]
 
 WEIGHTS_FILE = "last.weights.h5"
 PREPROCESSOR_FILE = "preprocessor.json"
 STATE_FILE = "state.json"
+LOCK_FILE = ".lock"
+
+
+class RunInProgressError(AttnkitError):
+    """Another process is training the same run (same recipe, data and MLflow experiment)."""
 
 
 def attnkit_home() -> Path:
@@ -45,6 +60,53 @@ def run_key(
 
 def checkpoint_dir(key: str) -> Path:
     return attnkit_home() / "checkpoints" / key
+
+
+@contextmanager
+def exclusive_run(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a run's checkpoint folder (created if needed) for the block.
+
+    The lock goes with the process: a killed ``fit`` leaves no stale lock behind, so running
+    the command again resumes as usual. Raises :class:`RunInProgressError` at once if another
+    process holds it.
+
+    Example:
+        >>> with exclusive_run(checkpoint_dir(key)):  # doctest: +SKIP
+        ...     train()
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / LOCK_FILE, "a+", encoding="utf-8") as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise RunInProgressError(
+                    f"this run is already being trained by {holder} (checkpoint folder "
+                    f"{directory}); wait for it to finish, or change the recipe, the "
+                    "--experiment or ATTNKIT_HOME to train a separate run"
+                ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            _remove_if_only_the_lock(directory)
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_if_only_the_lock(directory: Path) -> None:
+    """A run that stopped before its first checkpoint leaves no folder behind."""
+    try:
+        if [entry.name for entry in directory.iterdir()] == [LOCK_FILE]:
+            (directory / LOCK_FILE).unlink()
+            directory.rmdir()
+    except OSError:  # already removed (a finished run), or someone else's files appeared
+        pass
 
 
 def read_state(directory: Path) -> dict[str, Any] | None:

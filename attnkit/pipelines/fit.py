@@ -220,7 +220,7 @@ def fit(
     sizes = ", ".join(f"{name} {split.frame.height}" for name, split in splits.items())
     _say(f"recipe {resolved['name']} v{resolved['version']} | data {data_path} ({sizes})")
 
-    key = directory = state = preprocessor = None
+    key = directory = None
     if main:  # a data-parallel run's MLflow run and checkpoints belong to rank 0
         mlflow.set_experiment(experiment)
         key = checkpoints.run_key(
@@ -229,128 +229,133 @@ def fit(
             scope=f"{parent_run_id}/{run_name}" if parent_run_id else None,
         )
         directory = checkpoints.checkpoint_dir(key)
-        state = checkpoints.read_state(directory)
-        if state is not None:
-            saved = directory / checkpoints.PREPROCESSOR_FILE
-            preprocessor = task.load_preprocessor(json.loads(saved.read_text(encoding="utf-8")))
+    # One process at a time trains a run: a second identical command would share its
+    # checkpoint folder, so it stops with a clear error instead (see exclusive_run).
+    with checkpoints.exclusive_run(directory) if main else nullcontext():
+        state = preprocessor = None
+        if main:
+            state = checkpoints.read_state(directory)
+            if state is not None:
+                saved = directory / checkpoints.PREPROCESSOR_FILE
+                preprocessor = task.load_preprocessor(json.loads(saved.read_text(encoding="utf-8")))
+            else:
+                preprocessor = task.fit_preprocessor(splits["train"], resolved["preprocess"])
+        if group is not None:  # all ranks start from rank 0's resume point and vocabulary
+            state = group.broadcast(state)
+            shared = group.broadcast(preprocessor.to_dict() if main else None)
+            preprocessor = preprocessor if main else task.load_preprocessor(shared)
+        model = _build_model(resolved, task, preprocessor)
+        if state is None:
+            task.initialize_model(model, preprocessor, resolved)
+        trainer = strategy.prepare(model, task)
+        if group is not None:
+            trainer = data_parallel.wrap(trainer, model, strategy, group)
+        trainer.compile(
+            optimizer=_optimizer(training),
+            loss=task.loss(resolved),
+            metrics=task.keras_metrics(),
+            jit_compile=training["jit_compile"],
+        )
+        train_batches = task.batches(preprocessor, splits["train"], training["batch_size"], True, seed)
+        if unlabelled_path is not None:
+            extra = task.read_unlabelled(unlabelled_path, resolved["data"])
+            _say(f"unlabelled data {unlabelled_path} ({extra.frame.height} inputs)")
+            extra_batches = task.batches(
+                preprocessor, extra, training["batch_size"], True, seed + 1, labelled=False
+            )
+            train_batches = InterleavedBatches(train_batches, extra_batches)
+        if group is not None:
+            train_batches = ShardedBatches(train_batches, group.rank, group.world_size)
+        dev_batches = task.batches(
+            preprocessor, splits["dev"], training["eval_batch_size"], False, seed, labelled=False
+        )
+        dev_targets = task.labels(preprocessor, splits["dev"])
+        for split in splits.values():  # fail on unknown labels before training, not after
+            task.labels(preprocessor, split)
+        if not main:
+            return data_parallel.follow(group, trainer, train_batches, state, training["epochs"])
+
+        if state is None:
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / checkpoints.PREPROCESSOR_FILE).write_text(
+                json.dumps(preprocessor.to_dict()), encoding="utf-8"
+            )
+            run = mlflow.start_run(run_name=run_name or resolved["name"], parent_run_id=parent_run_id)
+            state = {"run_id": run.info.run_id}
+            initial_epoch = 0
         else:
-            preprocessor = task.fit_preprocessor(splits["train"], resolved["preprocess"])
-    if group is not None:  # all ranks start from rank 0's resume point and vocabulary
-        state = group.broadcast(state)
-        shared = group.broadcast(preprocessor.to_dict() if main else None)
-        preprocessor = preprocessor if main else task.load_preprocessor(shared)
-    model = _build_model(resolved, task, preprocessor)
-    if state is None:
-        task.initialize_model(model, preprocessor, resolved)
-    trainer = strategy.prepare(model, task)
-    if group is not None:
-        trainer = data_parallel.wrap(trainer, model, strategy, group)
-    trainer.compile(
-        optimizer=_optimizer(training),
-        loss=task.loss(resolved),
-        metrics=task.keras_metrics(),
-        jit_compile=training["jit_compile"],
-    )
-    train_batches = task.batches(preprocessor, splits["train"], training["batch_size"], True, seed)
-    if unlabelled_path is not None:
-        extra = task.read_unlabelled(unlabelled_path, resolved["data"])
-        _say(f"unlabelled data {unlabelled_path} ({extra.frame.height} inputs)")
-        extra_batches = task.batches(
-            preprocessor, extra, training["batch_size"], True, seed + 1, labelled=False
-        )
-        train_batches = InterleavedBatches(train_batches, extra_batches)
-    if group is not None:
-        train_batches = ShardedBatches(train_batches, group.rank, group.world_size)
-    dev_batches = task.batches(
-        preprocessor, splits["dev"], training["eval_batch_size"], False, seed, labelled=False
-    )
-    dev_targets = task.labels(preprocessor, splits["dev"])
-    for split in splits.values():  # fail on unknown labels before training, not after
-        task.labels(preprocessor, split)
-    if not main:
-        return data_parallel.follow(group, trainer, train_batches, state, training["epochs"])
+            run = mlflow.start_run(run_id=state["run_id"])
+            initial_epoch = state["epoch"] + 1
+        resumed_from = state.get("epoch") if initial_epoch else None
 
-    if state is None:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / checkpoints.PREPROCESSOR_FILE).write_text(
-            json.dumps(preprocessor.to_dict()), encoding="utf-8"
-        )
-        run = mlflow.start_run(run_name=run_name or resolved["name"], parent_run_id=parent_run_id)
-        state = {"run_id": run.info.run_id}
-        initial_epoch = 0
-    else:
-        run = mlflow.start_run(run_id=state["run_id"])
-        initial_epoch = state["epoch"] + 1
-    resumed_from = state.get("epoch") if initial_epoch else None
-
-    try:
-        strategy.bind(FitContext(task, preprocessor, resolved, dev_batches, dev_targets,
-                                 monitor, mode, directory))
-        if initial_epoch == 0:
-            _log_run_start(resolved, task, key, splits["train"].frame.height)
+        try:
+            strategy.bind(FitContext(task, preprocessor, resolved, dev_batches, dev_targets,
+                                     monitor, mode, directory))
+            if initial_epoch == 0:
+                _log_run_start(resolved, task, key, splits["train"].frame.height)
+                if group is not None:
+                    mlflow.log_params(group.params())
+                strategy.initialize(model, trainer, train_batches)  # e.g. DE initialisation
+            else:
+                checkpoints.restore_training_state(directory, trainer)
+                log_unlogged_epoch(run.info.run_id, state)  # killed between checkpoint and log
+                _say(f"resuming run {run.info.run_id} after epoch {initial_epoch} ({directory})")
             if group is not None:
-                mlflow.log_params(group.params())
-            strategy.initialize(model, trainer, train_batches)  # e.g. DE initialisation
-        else:
-            checkpoints.restore_training_state(directory, trainer)
-            log_unlogged_epoch(run.info.run_id, state)  # killed between checkpoint and log
-            _say(f"resuming run {run.info.run_id} after epoch {initial_epoch} ({directory})")
-        if group is not None:
-            data_parallel.synchronize(trainer, group, train_batches[0][0])
-        _say(
-            f"MLflow run {run.info.run_id} | device {device_description()} | seed {seed} | "
-            f"monitor {monitor}"
-        )
-        checkpointer = CheckpointAndEarlyStop(
-            directory, monitor, mode, training["patience"], state, model_to_save=model
-        )
-        started = time.perf_counter()
-        if not (state.get("stopped_early") or initial_epoch >= training["epochs"]):
-            train_batches.epoch = initial_epoch
-            # Ranks of a data-parallel run must stop together, so only one process defers.
-            with deferred_interrupts() if group is None else nullcontext() as stop:
-                trainer.fit(
-                    train_batches,
-                    epochs=training["epochs"],
-                    initial_epoch=initial_epoch,
-                    callbacks=data_parallel.callbacks(group, [
-                        DevEvaluation(task, preprocessor, dev_batches, dev_targets),
-                        checkpointer,  # before logging: MLflow never gets ahead of it
-                        MlflowEpochLogger(),
-                        *callbacks,
-                        *([stop] if stop is not None else []),  # last: the epoch is saved
-                    ]),
-                    verbose=_verbosity(verbose),
-                    shuffle=False,  # the batches shuffle themselves, seeded per epoch
-                )
-        if group is not None:
-            mlflow.set_tag("distributed.weights_sha256", data_parallel.check_in_sync(model, group))
-        checkpointer.restore_best()
-        mlflow.log_metric("train_seconds", time.perf_counter() - started)
+                data_parallel.synchronize(trainer, group, train_batches[0][0])
+            _say(
+                f"MLflow run {run.info.run_id} | device {device_description()} | seed {seed} | "
+                f"monitor {monitor}"
+            )
+            checkpointer = CheckpointAndEarlyStop(
+                directory, monitor, mode, training["patience"], state, model_to_save=model
+            )
+            started = time.perf_counter()
+            if not (state.get("stopped_early") or initial_epoch >= training["epochs"]):
+                train_batches.epoch = initial_epoch
+                # Ranks of a data-parallel run must stop together, so only one process defers.
+                with deferred_interrupts() if group is None else nullcontext() as stop:
+                    trainer.fit(
+                        train_batches,
+                        epochs=training["epochs"],
+                        initial_epoch=initial_epoch,
+                        callbacks=data_parallel.callbacks(group, [
+                            DevEvaluation(task, preprocessor, dev_batches, dev_targets),
+                            checkpointer,  # before logging: MLflow never gets ahead of it
+                            MlflowEpochLogger(),
+                            *callbacks,
+                            *([stop] if stop is not None else []),  # last: the epoch is saved
+                        ]),
+                        verbose=_verbosity(verbose),
+                        shuffle=False,  # the batches shuffle themselves, seeded per epoch
+                    )
+            if group is not None:
+                mlflow.set_tag("distributed.weights_sha256", data_parallel.check_in_sync(model, group))
+            checkpointer.restore_best()
+            mlflow.log_metric("train_seconds", time.perf_counter() - started)
 
-        loaded = LoadedModel(task, model, preprocessor, resolved)
-        metrics = _score(loaded, splits, training["eval_batch_size"], state.get("best_epoch", -1))
-        metrics.update(log_interpretability(loaded, splits, training["eval_batch_size"]))
-        # Logged one step after the last epoch, so each dev_* history ends with the value of
-        # the model that was kept (the best epoch), which is what MLflow shows as latest.
-        mlflow.log_metrics(metrics, step=state.get("epoch", -1) + 1)
-        keep = log_model(metrics) if callable(log_model) else log_model
-        info = _log_model(loaded, splits) if keep else None
-        model_uri = info.model_uri if info is not None else ""
-        if register and info is not None:
-            registered = register_model(model_uri, register, alias)
-            _say(f"registered {registered['model_uri']} (version {registered['version']})")
-        mlflow.end_run()
-    except KeyboardInterrupt:
-        mlflow.set_tag("error", "interrupted; run the same command again to resume")
-        mlflow.end_run(status="KILLED")
-        raise
-    except BaseException as error:
-        mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
-        mlflow.end_run(status="FAILED")
-        raise
-    shutil.rmtree(directory, ignore_errors=True)
-    summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test_"))
-    _say(f"done: run {run.info.run_id} | model {model_uri or 'not logged'} | {summary}")
-    result = FitResult(run.info.run_id, model_uri, metrics, resumed_from)
-    return result if group is None else group.broadcast(result)
+            loaded = LoadedModel(task, model, preprocessor, resolved)
+            metrics = _score(loaded, splits, training["eval_batch_size"], state.get("best_epoch", -1))
+            metrics.update(log_interpretability(loaded, splits, training["eval_batch_size"]))
+            # Logged one step after the last epoch, so each dev_* history ends with the value of
+            # the model that was kept (the best epoch), which is what MLflow shows as latest.
+            mlflow.log_metrics(metrics, step=state.get("epoch", -1) + 1)
+            keep = log_model(metrics) if callable(log_model) else log_model
+            info = _log_model(loaded, splits) if keep else None
+            model_uri = info.model_uri if info is not None else ""
+            if register and info is not None:
+                registered = register_model(model_uri, register, alias)
+                _say(f"registered {registered['model_uri']} (version {registered['version']})")
+            mlflow.end_run()
+        except KeyboardInterrupt:
+            mlflow.set_tag("error", "interrupted; run the same command again to resume")
+            mlflow.end_run(status="KILLED")
+            raise
+        except BaseException as error:
+            mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
+            mlflow.end_run(status="FAILED")
+            raise
+        shutil.rmtree(directory, ignore_errors=True)
+        summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test_"))
+        _say(f"done: run {run.info.run_id} | model {model_uri or 'not logged'} | {summary}")
+        result = FitResult(run.info.run_id, model_uri, metrics, resumed_from)
+        return result if group is None else group.broadcast(result)

@@ -547,6 +547,7 @@ def test_interrupted_fit_is_killed_and_keeps_its_checkpoint(resumed: Resumed) ->
     checkpoint = resumed.checkpoints_after_kill[0]
     assert resumed.state_after_kill["epoch"] == 0
     assert resumed.state_after_kill["files"] == [
+        ".lock",  # exclusive_run's lock file
         "best.weights.h5",
         "last.weights.h5",
         "preprocessor.json",
