@@ -17,7 +17,7 @@ Example:
     >>> scorer = WordBagScorer.fit(["a cat sat", "a dog ran", "the cat sat", "no dog ran"],
     ...                            ["a cat sat", "a cat ran", "the cat sat", "a dog sat"],
     ...                            [True, False, True, False], min_count=1)
-    >>> scorer.scores(["a cat sat"], ["a cat sat"])[0] > scorer.scores(["a cat"], ["a dog"])[0]
+    >>> bool(scorer.scores(["a cat sat"], ["a cat sat"])[0] > scorer.scores(["a cat"], ["a dog"])[0])
     True
 """
 
@@ -47,6 +47,29 @@ def bag_tokens(text_a: str, text_b: str) -> set[str]:
 def _standardise(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     spread = counts.std(axis=0)
     return counts.mean(axis=0), np.where(spread > 0, spread, 1.0)
+
+
+def design_matrix(
+    bags: Sequence[set[str]],
+    counts: np.ndarray,
+    index: dict[str, int],
+    mean: np.ndarray,
+    scale: np.ndarray,
+):
+    """The sparse regression inputs (pairs, counts + vocabulary): the counts standardised with
+    ``mean`` and ``scale``, then a 1 for each bag token found in ``index`` (token -> column)."""
+    import scipy.sparse as sparse
+
+    rows, columns = [], []
+    for row, bag in enumerate(bags):
+        kept = [index[token] for token in bag if token in index]
+        rows.extend([row] * len(kept))
+        columns.extend(kept)
+    bag_matrix = sparse.csr_matrix(
+        (np.ones(len(rows)), (rows, columns)), shape=(len(bags), len(index))
+    )
+    standard = (counts - mean) / scale
+    return sparse.hstack([sparse.csr_matrix(standard), bag_matrix]).tocsr()
 
 
 @dataclass
@@ -108,10 +131,9 @@ class WordBagScorer:
         vocabulary = sorted(token for token, count in frequency.items() if count >= min_count)
         counts = pair_feature_matrix(texts_a, texts_b).astype("float64")
         mean, scale = _standardise(counts)
-        unfitted = cls(vocabulary, [0.0] * len(vocabulary), [0.0] * len(mean), mean.tolist(),
-                       scale.tolist(), 0.0)  # fmt: skip
+        index = {token: i for i, token in enumerate(vocabulary)}
         regression = LogisticRegression(C=c, max_iter=5000)
-        regression.fit(unfitted._design(bags, counts), targets)
+        regression.fit(design_matrix(bags, counts, index, mean, scale), targets)
         weights = regression.coef_[0]
         return cls(
             vocabulary=vocabulary,
@@ -122,26 +144,14 @@ class WordBagScorer:
             intercept=float(regression.intercept_[0]),
         )
 
-    def _design(self, bags: Sequence[set[str]], counts: np.ndarray):
-        """The sparse regression inputs: standardised counts, then the binary bag columns."""
-        import scipy.sparse as sparse
-
-        rows, columns = [], []
-        for row, bag in enumerate(bags):
-            kept = [self._index[token] for token in bag if token in self._index]
-            rows.extend([row] * len(kept))
-            columns.extend(kept)
-        shape = (len(bags), len(self.vocabulary))
-        bag_matrix = sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=shape)
-        standard = (counts - np.asarray(self.count_mean)) / np.asarray(self.count_scale)
-        return sparse.hstack([sparse.csr_matrix(standard), bag_matrix]).tocsr()
-
     def scores(self, texts_a: Sequence[str], texts_b: Sequence[str]) -> np.ndarray:
         """(pairs,) float32 logits: above 0 leans to the positive class."""
         bags = [bag_tokens(a, b) for a, b in zip(texts_a, texts_b, strict=True)]
         counts = pair_feature_matrix(texts_a, texts_b).astype("float64")
         weights = np.asarray(self.count_weights + self.bag_weights)
-        return (self._design(bags, counts) @ weights + self.intercept).astype("float32")
+        design = design_matrix(bags, counts, self._index, np.asarray(self.count_mean),
+                               np.asarray(self.count_scale))  # fmt: skip
+        return (design @ weights + self.intercept).astype("float32")
 
     def to_dict(self) -> dict:
         return {
