@@ -18,7 +18,7 @@ import attnkit  # noqa: F401  (selects the torch backend before anything imports
 from attnkit.data.batches import BucketedBatches
 from attnkit.data.shards import ShardedBatches
 from attnkit.pipelines import data_parallel
-from attnkit.pipelines.distributed import ProcessGroup, join
+from attnkit.pipelines.distributed import ProcessGroup, exit_after_leaving, join
 from attnkit.tasks.text_classification.model import TextClassifier
 
 EXAMPLES, BATCH, EPOCHS, VOCABULARY = 96, 16, 4, 40
@@ -72,3 +72,6 @@ def train(group: ProcessGroup | None, out: Path) -> None:
 
 if __name__ == "__main__":
     train(join(), Path(sys.argv[1]))
+    # Like ``attnkit fit --distributed``: leave the group and skip C++ static destructors,
+    # which can abort a finished gloo rank ("terminate called without an active exception").
+    exit_after_leaving(0)
