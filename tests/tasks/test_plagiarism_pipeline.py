@@ -126,6 +126,16 @@ def test_word_bag_scores_through_set_reach_raw_pairs(capsys, pairs_dir: Path) ->
     assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
 
 
+def test_swap_pairs_through_set_reach_the_saved_preprocessor(capsys, pairs_dir: Path) -> None:
+    summary = fit_json(capsys, ["msrp-plagiarism-noDE", "--data", str(pairs_dir), *sets(
+        [*TINY, "training.epochs=1", "preprocess.swap_pairs=true"])])
+    params = MlflowClient().get_run(summary["run_id"]).data.params
+    assert params["preprocess.swap_pairs"] == "True"
+    assert attnkit.load_model(summary["model_uri"]).preprocessor.swap_pairs
+    (answer,) = attnkit.predict(summary["model_uri"], [("the court approved it", "judges did")])
+    assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
 def test_de_recipe_with_adversarial_attention_alternative(capsys, pairs_dir: Path) -> None:
     with_de = fit_json(capsys, ["msrp-plagiarism", "--data", str(pairs_dir), *sets(
         [*TINY, "strategy.population=5", "strategy.generations=2", "strategy.fitness_examples=32",

@@ -30,6 +30,11 @@ class TextPairPreprocessor(TextClassificationPreprocessor):
     :mod:`attnkit.tasks.text_pairs.lexical_features`, standardised with the mean and spread
     of the training pairs (kept in the preprocessor, so serving gets the same numbers).
 
+    With ``swap_pairs`` the task also trains on every training pair with its two texts
+    swapped (same label): "is b a paraphrase of a" and "is a a paraphrase of b" have one
+    answer, while the model's cross-alignment and pair features see the two sides differently.
+    It changes only the training batches; dev, test and served pairs are scored as given.
+
     Example:
         >>> pre = TextPairPreprocessor.fit(["a cat sat", "a dog"], ["the cat sat", "rain"],
         ...                                ["1", "0"], min_frequency=1)
@@ -44,6 +49,7 @@ class TextPairPreprocessor(TextClassificationPreprocessor):
     word_bag_c: float = 0.1
     word_bag_mean: float = 0.0
     word_bag_scale: float = 1.0
+    swap_pairs: bool = False
     # The out-of-fold scores of the pairs the scorer was fitted on, by their fingerprint.
     _training_scores: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -58,14 +64,19 @@ class TextPairPreprocessor(TextClassificationPreprocessor):
         lexical_features: bool = False,
         word_bag_scores: bool = False,
         word_bag_c: float = 0.1,
+        swap_pairs: bool = False,
         **settings,
     ) -> TextPairPreprocessor:
         """Learn the vocabulary from both texts of the training pairs (or load
         ``vocab_file`` or a ``pretrained`` checkpoint's tokenizer), the label set and, with
         ``lexical_features``, the training mean and spread of each lexical feature; with
         ``word_bag_scores``, the word-bag scorer and the spread of its out-of-fold logits;
+        ``swap_pairs`` only sets :attr:`swap_pairs`;
         ``settings`` are :meth:`TextClassificationPreprocessor.fit`'s keywords."""
+        if not isinstance(swap_pairs, bool):
+            raise ConfigError(f"preprocess.swap_pairs must be true or false, got {swap_pairs!r}")
         fitted = super().fit([*texts_a, *texts_b], labels, **settings)
+        fitted.swap_pairs = swap_pairs
         if positive_label not in fitted.labels:
             raise ConfigError(
                 f"preprocess.positive_label={positive_label!r} is not a label of the training "
@@ -155,12 +166,13 @@ class TextPairPreprocessor(TextClassificationPreprocessor):
             "score_mean": self.word_bag_mean, "score_scale": self.word_bag_scale,
         }  # fmt: skip
         return {**super().to_dict(), "positive_label": self.positive_label, **lexical,
-                "word_bag": word_bag}  # fmt: skip
+                "word_bag": word_bag, "swap_pairs": self.swap_pairs}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict) -> TextPairPreprocessor:
         loaded = super().from_dict(data)
         loaded.positive_label = str(data["positive_label"])
+        loaded.swap_pairs = bool(data.get("swap_pairs", False))  # absent before it existed
         # Older preprocessors (saved before lexical features existed) have no such keys.
         mean, scale = data.get("lexical_mean"), data.get("lexical_scale")
         if mean is not None and scale is not None:

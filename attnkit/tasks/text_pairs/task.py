@@ -76,6 +76,7 @@ class TextPairTask(Task):
         "lexical_features": False,
         "word_bag_scores": False,
         "word_bag_c": 0.1,
+        "swap_pairs": False,
     }
     training_defaults = {"loss": "focal", "focal_alpha": -1.0, "focal_gamma": 2.0,
                          "bert_disk_cache": True}
@@ -124,13 +125,24 @@ class TextPairTask(Task):
 
     def batches(self, preprocessor, split, batch_size, shuffle, seed, labelled=True):
         texts_a, texts_b = split.frame["text_a"].to_list(), split.frame["text_b"].to_list()
-        ids_a, ids_b = preprocessor.encode_pairs(texts_a, texts_b)
-        inputs: dict[str, Any] = {"token_ids_a": ids_a, "token_ids_b": ids_b}
-        if preprocessor.lexical_size:
-            # The training pairs' word-bag scores come out of fold (see TextPairPreprocessor).
-            training = split.frame["label"].to_list() if labelled and split.name == "train" else None
-            inputs[LEXICAL_INPUT] = preprocessor.encode_lexical(texts_a, texts_b, training)
-        labels = preprocessor.encode_labels(split) if labelled else None
+        training = labelled and split.name == "train"
+        orders = [(texts_a, texts_b)]
+        if training and preprocessor.swap_pairs:  # every training pair also b-first
+            orders.append((texts_b, texts_a))
+        inputs: dict[str, Any] = {"token_ids_a": [], "token_ids_b": []}
+        lexical = []
+        for first, second in orders:
+            ids_first, ids_second = preprocessor.encode_pairs(first, second)
+            inputs["token_ids_a"] += ids_first
+            inputs["token_ids_b"] += ids_second
+            if preprocessor.lexical_size:
+                # The training pairs' word-bag scores come out of fold (see TextPairPreprocessor),
+                # each order on its own: a pair's swapped copy must not score it.
+                labels = split.frame["label"].to_list() if training else None
+                lexical.append(preprocessor.encode_lexical(first, second, labels))
+        if lexical:
+            inputs[LEXICAL_INPUT] = np.concatenate(lexical, axis=0)
+        labels = np.tile(preprocessor.encode_labels(split), len(orders)) if labelled else None
         return BucketedBatches(inputs, labels, batch_size, shuffle, seed)
 
     # --- model ---
