@@ -138,8 +138,8 @@ class TextPairTask(Task):
             if preprocessor.lexical_size:
                 # The training pairs' word-bag scores come out of fold (see TextPairPreprocessor),
                 # each order on its own: a pair's swapped copy must not score it.
-                labels = split.frame["label"].to_list() if training else None
-                lexical.append(preprocessor.encode_lexical(first, second, labels))
+                fold_labels = split.frame["label"].to_list() if training else None
+                lexical.append(preprocessor.encode_lexical(first, second, fold_labels))
         if lexical:
             inputs[LEXICAL_INPUT] = np.concatenate(lexical, axis=0)
         labels = np.tile(preprocessor.encode_labels(split), len(orders)) if labelled else None
