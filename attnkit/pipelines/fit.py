@@ -36,6 +36,7 @@ from attnkit.pipelines.tracking import configure_tracking, log_attnkit_model
 from attnkit.seeding import seed_everything
 from attnkit.tasks.registry import get_model_builder, get_task
 from attnkit.training import get_strategy
+from attnkit.training.encoder_learning_rate import encoder_rate_optimizer
 from attnkit.training.strategies import FitContext
 
 LOWER_IS_BETTER = ("loss",)
@@ -59,11 +60,19 @@ def _say(message: str) -> None:
         print(f"[attnkit] {message}", flush=True)
 
 
-def _optimizer(training: dict[str, Any]) -> keras.optimizers.Optimizer:
+def _optimizer(training: dict[str, Any], model: keras.Model) -> keras.optimizers.Optimizer:
     name = training["optimizer"]
     common = {"learning_rate": training["learning_rate"]}
     if training["global_clipnorm"] > 0:
         common["global_clipnorm"] = training["global_clipnorm"]
+    if training["encoder_learning_rate"]:  # fine-tuning: the pretrained encoder's own rate
+        if name == "adamw":
+            common["weight_decay"] = training["weight_decay"] or 0.004
+        elif name == "sgd":
+            common["momentum"] = 0.9
+        return encoder_rate_optimizer(
+            name, model, encoder_learning_rate=training["encoder_learning_rate"], **common
+        )
     if name == "adam":
         return keras.optimizers.Adam(**common)
     if name == "adamw":
@@ -251,7 +260,7 @@ def fit(
         if group is not None:
             trainer = data_parallel.wrap(trainer, model, strategy, group)
         trainer.compile(
-            optimizer=_optimizer(training),
+            optimizer=_optimizer(training, model),
             loss=task.loss(resolved),
             metrics=task.keras_metrics(),
             jit_compile=training["jit_compile"],

@@ -38,6 +38,7 @@ TRAINING_DEFAULTS = {
     "epochs": 10,
     "batch_size": 64,
     "learning_rate": 1e-3,
+    "encoder_learning_rate": 0.0,  # > 0: the pretrained encoder's own rate (fine-tuning)
     "optimizer": "adam",
     "global_clipnorm": 5.0,
     "weight_decay": 0.0,

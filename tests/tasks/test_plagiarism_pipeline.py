@@ -186,6 +186,23 @@ def test_bad_training_settings_exit_2(capsys, pairs_dir: Path) -> None:
         assert message in capsys.readouterr().err
 
 
+def test_encoder_learning_rate_fine_tunes_the_table_at_its_own_rate(
+    capsys, pairs_dir: Path
+) -> None:
+    common = ["fit", "msrp-plagiarism-noDE", "--data", str(pairs_dir)]
+    summary = fit_json(capsys, common[1:] + sets([*TINY, "training.epochs=1",
+                                                  "training.encoder_learning_rate=1e-4"]))
+    params = MlflowClient().get_run(summary["run_id"]).data.params
+    assert params["training.encoder_learning_rate"] == "0.0001"
+    (answer,) = attnkit.predict(summary["model_uri"], [("the court approved it", "judges did")])
+    assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    # A frozen table has nothing to fine-tune: a clear error, exit 2.
+    code = cli.main([*common, *sets([*TINY, "model.freeze_embeddings=true",
+                                     "training.encoder_learning_rate=1e-4"])])  # fmt: skip
+    assert code == 2
+    assert "set model.freeze_embeddings = false" in capsys.readouterr().err
+
+
 def test_predict_refuses_bad_raw_pairs(capsys, pairs_dir: Path) -> None:
     summary = fit_json(capsys, ["msrp-plagiarism-noDE", "--data", str(pairs_dir),
                                 *sets([*TINY, "training.epochs=1"])])
