@@ -62,24 +62,22 @@ def _say(message: str) -> None:
 
 def _optimizer(training: dict[str, Any], model: keras.Model) -> keras.optimizers.Optimizer:
     name = training["optimizer"]
-    common = {"learning_rate": training["learning_rate"]}
+    settings = {"learning_rate": training["learning_rate"]}
     if training["global_clipnorm"] > 0:
-        common["global_clipnorm"] = training["global_clipnorm"]
-    if training["encoder_learning_rate"]:  # fine-tuning: the pretrained encoder's own rate
-        if name == "adamw":
-            common["weight_decay"] = training["weight_decay"] or 0.004
-        elif name == "sgd":
-            common["momentum"] = 0.9
-        return encoder_rate_optimizer(
-            name, model, encoder_learning_rate=training["encoder_learning_rate"], **common
-        )
-    if name == "adam":
-        return keras.optimizers.Adam(**common)
+        settings["global_clipnorm"] = training["global_clipnorm"]
+    plain = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+             "sgd": keras.optimizers.SGD}  # fmt: skip
+    if name not in plain:
+        raise ConfigError(f"training.optimizer must be one of adam, adamw, sgd; got {name!r}")
     if name == "adamw":
-        return keras.optimizers.AdamW(weight_decay=training["weight_decay"] or 0.004, **common)
-    if name == "sgd":
-        return keras.optimizers.SGD(momentum=0.9, **common)
-    raise ConfigError(f"training.optimizer must be one of adam, adamw, sgd; got {name!r}")
+        settings["weight_decay"] = training["weight_decay"] or 0.004
+    elif name == "sgd":
+        settings["momentum"] = 0.9
+    if training["encoder_learning_rate"]:  # fine-tuning: the pretrained encoder's own rate
+        return encoder_rate_optimizer(
+            name, model, encoder_learning_rate=training["encoder_learning_rate"], **settings
+        )
+    return plain[name](**settings)
 
 
 def _resolve_data_path(recipe: dict[str, Any], data: str | None) -> Path:
