@@ -47,10 +47,12 @@ import torch
 
 from attnkit.errors import ConfigError
 from attnkit.training.pss_extraction import Extraction, extract_words
+from attnkit.training.pss_saliency import saliency_pass
 from attnkit.training.strategies import FitContext, TrainingStrategy, register_strategy
 
 ROW_KEY = "row"
 EXTRACT_FROM = ("inference", "train_pass")
+EXTRACT_BY = ("attention", "gradient")
 EXTRACTION_FILE = "pss_extraction.json"
 
 
@@ -172,6 +174,12 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         select_rounds: bool. Train the final model on the targets of rounds 1..k for every
             k = 0..rounds and keep the k with the best dev score (the released code's
             FINAL-k models, chosen on dev instead of test). Costs rounds + 1 trainings.
+        extract_by: ``"attention"`` (the PSS papers' main method) or ``"gradient"`` (Su et
+            al. 2021's alternative: noisy gradient x input saliency of the sentence's token
+            vectors after the round, :mod:`attnkit.training.pss_saliency`; needs
+            ``extract_from = "inference"``).
+        saliency_passes: int. Noisy passes averaged by ``extract_by = "gradient"`` (10).
+        saliency_noise: float. Std of the Gaussian noise on the token vectors (0.15).
     """
 
     name = "pss"
@@ -185,6 +193,9 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         round_patience: int = -1,
         extract_from: str = "inference",
         select_rounds: bool = False,
+        extract_by: str = "attention",
+        saliency_passes: int = 10,
+        saliency_noise: float = 0.15,
     ) -> None:
         if rounds < 0:
             raise ConfigError(f"strategy.rounds must be >= 0, got {rounds}")
@@ -195,6 +206,18 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         if extract_from not in EXTRACT_FROM:
             raise ConfigError(f"strategy.extract_from must be one of {EXTRACT_FROM}, got "
                               f"{extract_from!r}")
+        if extract_by not in EXTRACT_BY:
+            raise ConfigError(f"strategy.extract_by must be one of {EXTRACT_BY}, got {extract_by!r}")
+        if extract_by == "gradient" and extract_from != "inference":
+            raise ConfigError("strategy.extract_by='gradient' computes saliency after each round, "
+                              f"so it needs strategy.extract_from='inference', got {extract_from!r}")
+        if saliency_passes < 1:
+            raise ConfigError(f"strategy.saliency_passes must be >= 1, got {saliency_passes}")
+        if saliency_noise < 0:
+            raise ConfigError(f"strategy.saliency_noise must be >= 0, got {saliency_noise}")
+        self.extract_by = extract_by
+        self.saliency_passes = saliency_passes
+        self.saliency_noise = saliency_noise
         self.rounds = rounds
         self.entropy_threshold = entropy_threshold
         self.weight = weight
@@ -293,6 +316,10 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         record = self.extract_from == "train_pass"
         best_record = self._fit_fresh(model, train_batches, f"pss_round_{round_index}", epochs,
                                       patience, erase=erase, record=record)
+        if self.extract_by == "gradient":
+            return saliency_pass(model, train_batches,
+                                 lambda x: _erase(x, model.attention_inputs, erase),
+                                 self.saliency_passes, self.saliency_noise, seed=round_index)
         if best_record is None:
             return _inference_pass(model, train_batches, erase)
         rows = sorted(best_record)

@@ -1,6 +1,8 @@
 """PSS: attention entropy, word extraction and regulariser targets (the 0/0 fix), and the
 strategy on a tiny generated set where one word decides the label: the extraction finds that
-word, later rounds erase it, and the regulariser moves the attention toward it."""
+word, later rounds erase it, and the regulariser moves the attention toward it. Also the
+gradient extraction (``extract_by = "gradient"``): its saliency and normalisation, and that it
+finds the deciding word too."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 import torch
 
 from attnkit.errors import ConfigError
-from attnkit.tasks.absa import AspectSentimentTask, MemNet
+from attnkit.tasks.absa import AspectSentimentTask, MemNet, TNetATT
 from attnkit.tasks.absa.sample_data import OPINIONS, sample_split
 from attnkit.training import get_strategy
 from attnkit.training.pss import EXTRACTION_FILE, _RowTrainer
@@ -23,6 +25,7 @@ from attnkit.training.pss_extraction import (
     attention_entropy,
     extract_words,
 )
+from attnkit.training.pss_saliency import gradient_saliency, normalise_saliency
 from attnkit.training.strategies import FitContext
 
 OPINION_WORDS = {word for words in OPINIONS.values() for word in words}
@@ -218,3 +221,85 @@ def test_a_resumed_run_keeps_its_targets(setting):
     amask, avalue, weight = trainer.targets
     assert tuple(amask.shape) == (10, preprocessor.max_length) and weight == 0.7
     assert float(amask[3, 2]) == 1.0 and float(avalue[3, 2]) == 1.0 and float(amask.sum()) == 1.0
+
+
+# --- gradient extraction (extract_by = "gradient") ----------------------------------------
+
+
+def test_normalise_subtracts_the_minimum_and_keeps_only_the_context():
+    saliency = np.array([[0.5, 2.0, 1.0, 9.0], [3.0, 3.0, 0.0, 0.0], [1.0, 2.0, 3.0, 4.0]])
+    context = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0]])
+    np.testing.assert_allclose(normalise_saliency(saliency, context),
+                               [[0, 0.75, 0.25, 0], [0.5, 0.5, 0, 0], [0, 0, 0, 0]])
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"extract_by": "loss"}, "extract_by"),
+    ({"extract_by": "gradient", "extract_from": "train_pass"}, "extract_from='inference'"),
+    ({"extract_by": "gradient", "saliency_passes": 0}, "saliency_passes"),
+    ({"extract_by": "gradient", "saliency_noise": -0.1}, "saliency_noise"),
+])
+def test_bad_gradient_settings(params, message):
+    with pytest.raises(ConfigError, match=message):
+        get_strategy("pss", params)
+
+
+def tiny_tnet():
+    keras.utils.set_random_seed(0)
+    return TNetATT(vocabulary_size=20, num_classes=3, embedding_dim=8, units=4)
+
+
+def tiny_batch():
+    return {"sentence_ids": np.array([[3, 4, 5, 0], [6, 7, 8, 9]]),
+            "aspect_ids": np.array([[4, 0], [8, 9]]),
+            "context_mask": np.array([[1, 0, 1, 0], [1, 1, 0, 0]]),
+            "positions": np.array([[1, 1, 3], [2, 3, 4]]), "row": np.array([0, 1])}
+
+
+def test_saliency_without_noise_is_gradient_times_input_of_the_gold_log_probability():
+    model, x, gold = tiny_tnet(), tiny_batch(), np.array([2, 0])
+    saliency = gradient_saliency(model, x, gold, passes=3, noise=0.0)
+    # by hand: the gradient of log p(gold) with respect to the sentence's embedded tokens
+    table = model.get_layer("embedding")
+    original = table.call
+    captured = {}
+
+    def call(ids):
+        out = original(ids)
+        if tuple(ids.shape) == (2, 4):
+            out = out.detach().requires_grad_(True)
+            captured["e"] = out
+        return out
+
+    table.call = call
+    try:
+        with torch.enable_grad():
+            probabilities = model(x, training=False)
+            score = torch.log(probabilities[torch.arange(2), torch.as_tensor(gold)]).sum()
+            (gradient,) = torch.autograd.grad(score, [captured["e"]])
+    finally:
+        table.call = original
+    expected = (gradient * captured["e"]).sum(-1).detach().numpy()
+    np.testing.assert_allclose(saliency, expected, rtol=1e-4, atol=1e-6)
+    assert saliency[0, 3] == 0.0  # padding embeds as zero
+
+
+def test_noise_changes_each_pass_and_a_seeded_generator_repeats():
+    model, x, gold = tiny_tnet(), tiny_batch(), np.array([2, 0])
+    clean = gradient_saliency(model, x, gold, passes=1, noise=0.0)
+    first = gradient_saliency(model, x, gold, passes=4, noise=0.5,
+                              generator=torch.Generator().manual_seed(3))
+    again = gradient_saliency(model, x, gold, passes=4, noise=0.5,
+                              generator=torch.Generator().manual_seed(3))
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, clean)
+
+
+def test_gradient_extraction_finds_the_deciding_word(tmp_path):
+    setting = make_setting(tmp_path)
+    preprocessor = setting[1]
+    strategy, *_ = run_strategy(setting, rounds=1, extract_by="gradient", saliency_passes=3)
+    active = [w for w in strategy.extraction.words if w.active]
+    assert len(active) >= 60
+    found = [preprocessor.id_to_token(w.token_id) in OPINION_WORDS for w in active]
+    assert np.mean(found) >= 0.8
