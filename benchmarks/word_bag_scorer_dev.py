@@ -95,12 +95,18 @@ def sentence_features(preprocessor, pairs: dict[str, Pairs]) -> dict[str, np.nda
     return features
 
 
-def seed_designs(task, recipe: dict, data: str, seed: int, sentence: bool):
+def train_dev_pairs(task, recipe: dict, data: str, seed: int) -> tuple[dict[str, Pairs], dict]:
+    """The seed's train and dev splits as ``(texts_a, texts_b)`` and boolean labels."""
     splits = task.read_splits(Path(data), recipe["data"], seed)
     positive = recipe["preprocess"]["positive_label"]
     frames = {name: splits[name].frame for name in ("train", "dev")}
     pairs = {n: (f["text_a"].to_list(), f["text_b"].to_list()) for n, f in frames.items()}
     labels = {n: np.array([x == positive for x in f["label"].to_list()]) for n, f in frames.items()}
+    return pairs, labels
+
+
+def seed_designs(task, recipe: dict, data: str, seed: int, sentence: bool):
+    pairs, labels = train_dev_pairs(task, recipe, data, seed)
     counts = {n: pair_feature_matrix(*p).astype("float64") for n, p in pairs.items()}
     scaler = StandardScaler().fit(counts["train"])
     counts = {n: sparse.csr_matrix(scaler.transform(c)) for n, c in counts.items()}
@@ -116,8 +122,9 @@ def seed_designs(task, recipe: dict, data: str, seed: int, sentence: bool):
         "+edit+numbers+bigrams": [counts, bags, extras, bigrams],
     }
     if sentence:
+        train = task.read_splits(Path(data), recipe["data"], seed)["train"]
         preprocessor = task.fit_preprocessor(
-            splits["train"], {**recipe["preprocess"], "lexical_features": False,
+            train, {**recipe["preprocess"], "lexical_features": False,
                               "word_bag_scores": False}
         )  # fmt: skip
         dense = sentence_features(preprocessor, pairs)
@@ -138,6 +145,21 @@ GRID = {
 }
 
 
+def write_report(scores: dict[tuple[str, float], list[float]], seeds: list[int], path: Path) -> None:
+    """Print the (features, C) -> per-seed dev accuracy table and write it as JSON to ``path``."""
+    rows = []
+    print("| features | C | dev acc % per seed | mean |\n|---|---|---|---|")
+    for (name, c), values in scores.items():
+        rows.append({"features": name, "C": c, "dev_accuracy": values, "mean": statistics.mean(values)})
+        per_seed = " / ".join(f"{v:.2f}" for v in values)
+        print(f"| {name} | {c} | {per_seed} | {statistics.mean(values):.2f} |")
+    meta = {"date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
+            "seeds": seeds}  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**meta, "probes": rows}, indent=2) + "\n")
+    print(f"written {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", default="../shared/data/msrp")
@@ -156,18 +178,7 @@ def main() -> None:
                 accuracy = 100 * model.score(design["dev"], labels["dev"])
                 scores.setdefault((name, c), []).append(accuracy)
         print(f"seed {seed} done", flush=True)
-    rows = []
-    print("| features | C | dev acc % per seed | mean |\n|---|---|---|---|")
-    for (name, c), values in scores.items():
-        rows.append({"features": name, "C": c, "dev_accuracy": values,
-                     "mean": statistics.mean(values)})  # fmt: skip
-        per_seed = " / ".join(f"{v:.2f}" for v in values)
-        print(f"| {name} | {c} | {per_seed} | {statistics.mean(values):.2f} |")
-    meta = {"date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
-            "seeds": args.seeds}  # fmt: skip
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps({**meta, "probes": rows}, indent=2) + "\n")
-    print(f"written {args.results}")
+    write_report(scores, args.seeds, args.results)
 
 
 if __name__ == "__main__":
