@@ -37,7 +37,6 @@ import attnkit  # noqa: F401  (selects the torch backend before keras is importe
 import numpy as np
 import scipy.sparse as sparse
 from sklearn.decomposition import NMF
-from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from attnkit.pipelines.recipes import load_recipe
@@ -45,7 +44,7 @@ from attnkit.tasks.registry import get_task
 from attnkit.tasks.text_pairs.lexical_features import pair_feature_matrix, words
 from attnkit.tasks.text_pairs.word_bags import bag_tokens, design_matrix
 
-from word_bag_scorer_dev import train_dev_pairs, write_report
+from word_bag_scorer_dev import add_dev_scores, train_dev_pairs, write_report
 
 RESULTS = Path(__file__).parent / "results" / "tfkld_scorer_dev.json"
 
@@ -178,10 +177,8 @@ def main() -> None:
     scores: dict[tuple[str, float], list[float]] = {}
     for seed in args.seeds:
         blocks, labels = seed_blocks(task, recipe, args.data, seed, tuple(args.dimensions))
-        for name, design in blocks.items():
-            for c in (0.1,) if name == "counts+bags" else (0.03, 0.1, 0.3):
-                model = LogisticRegression(C=c, max_iter=5000).fit(design["train"], labels["train"])
-                scores.setdefault((name, c), []).append(100 * model.score(design["dev"], labels["dev"]))
+        add_dev_scores(scores, blocks, labels,
+                       lambda name: (0.1,) if name == "counts+bags" else (0.03, 0.1, 0.3))
         print(f"seed {seed} done", flush=True)
     write_report(scores, args.seeds, args.results)
 

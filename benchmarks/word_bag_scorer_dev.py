@@ -20,6 +20,7 @@ import json
 import platform
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -145,6 +146,15 @@ GRID = {
 }
 
 
+def add_dev_scores(scores: dict, designs: dict, labels: dict, grid: Callable[[str], tuple]) -> None:
+    """Fit a logistic regression per design and C in ``grid(name)`` on train; append its dev
+    accuracy (%) to ``scores[(name, C)]``."""
+    for name, design in designs.items():
+        for c in grid(name):
+            model = LogisticRegression(C=c, max_iter=5000).fit(design["train"], labels["train"])
+            scores.setdefault((name, c), []).append(100 * model.score(design["dev"], labels["dev"]))
+
+
 def write_report(scores: dict[tuple[str, float], list[float]], seeds: list[int], path: Path) -> None:
     """Print the (features, C) -> per-seed dev accuracy table and write it as JSON to ``path``."""
     rows = []
@@ -172,11 +182,7 @@ def main() -> None:
     scores: dict[tuple[str, float], list[float]] = {}
     for seed in args.seeds:
         designs, labels = seed_designs(task, recipe, args.data, seed, args.sentence)
-        for name, design in designs.items():
-            for c in GRID[name]:
-                model = LogisticRegression(C=c, max_iter=5000).fit(design["train"], labels["train"])
-                accuracy = 100 * model.score(design["dev"], labels["dev"])
-                scores.setdefault((name, c), []).append(accuracy)
+        add_dev_scores(scores, designs, labels, GRID.__getitem__)
         print(f"seed {seed} done", flush=True)
     write_report(scores, args.seeds, args.results)
 
