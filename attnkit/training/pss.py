@@ -47,7 +47,7 @@ import torch
 
 from attnkit.errors import ConfigError
 from attnkit.training.pss_extraction import Extraction, extract_words
-from attnkit.training.pss_saliency import saliency_pass
+from attnkit.training.pss_saliency import saliency_weigher
 from attnkit.training.strategies import FitContext, TrainingStrategy, register_strategy
 
 ROW_KEY = "row"
@@ -139,24 +139,37 @@ class _RowTrainer(keras.Model):
             self.record[int(row)] = (weights[k], bool(right[k]))
 
 
-def _inference_pass(model: keras.Model, batches: Any, erase: torch.Tensor | None):
-    """Each training row's attention and correctness from one pass without dropout."""
-    rows, attention, correct, tokens = [], [], [], []
-    names = model.attention_inputs
-    with torch.no_grad():
-        for index in range(len(batches)):
-            x, y = batches[index][:2]
-            x = _erase(x, names, erase)
+def _attention_weigher(model: keras.Model):
+    """``weigh(x, labels) -> (predicted classes, attention (B, n))`` from one pass without
+    dropout."""
+
+    def weigh(x: dict, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.no_grad():
             probabilities, weights = model.with_attention(x, training=False)
-            weights = keras.ops.convert_to_numpy(weights)
-            predicted = keras.ops.convert_to_numpy(probabilities).argmax(axis=1)
-            ids = keras.ops.convert_to_numpy(x[names[0]])
-            for k, row in enumerate(keras.ops.convert_to_numpy(x[ROW_KEY])):
-                rows.append(int(row))
-                attention.append(weights[k])
-                correct.append(bool(predicted[k] == y[k]))
-                tokens.append(ids[k])
-    return rows, attention, np.array(correct), tokens
+        return (keras.ops.convert_to_numpy(probabilities).argmax(axis=1),
+                keras.ops.convert_to_numpy(weights))
+
+    return weigh
+
+
+def _inference_pass(model: keras.Model, batches: Any, erase: torch.Tensor | None, weigh=None):
+    """Each training row's word weights (attention, or what ``weigh(x, labels)`` gives) and
+    correctness, in :func:`extract_words`' layout: rows, weights, correct, token ids."""
+    weigh = weigh or _attention_weigher(model)
+    rows, weights, correct, tokens = [], [], [], []
+    names = model.attention_inputs
+    for index in range(len(batches)):
+        x, y = batches[index][:2]
+        x = _erase(x, names, erase)
+        labels = np.asarray(keras.ops.convert_to_numpy(y))
+        predicted, batch_weights = weigh(x, labels)
+        ids = keras.ops.convert_to_numpy(x[names[0]])
+        for k, row in enumerate(keras.ops.convert_to_numpy(x[ROW_KEY])):
+            rows.append(int(row))
+            weights.append(batch_weights[k])
+            correct.append(bool(predicted[k] == labels[k]))
+            tokens.append(ids[k])
+    return rows, weights, np.array(correct), tokens
 
 
 @register_strategy
@@ -317,9 +330,8 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         best_record = self._fit_fresh(model, train_batches, f"pss_round_{round_index}", epochs,
                                       patience, erase=erase, record=record)
         if self.extract_by == "gradient":
-            return saliency_pass(model, train_batches,
-                                 lambda x: _erase(x, model.attention_inputs, erase),
-                                 self.saliency_passes, self.saliency_noise, seed=round_index)
+            weigh = saliency_weigher(model, self.saliency_passes, self.saliency_noise, round_index)
+            return _inference_pass(model, train_batches, erase, weigh)
         if best_record is None:
             return _inference_pass(model, train_batches, erase)
         rows = sorted(best_record)

@@ -117,33 +117,18 @@ def gradient_saliency(
     return total / passes
 
 
-def saliency_pass(
-    model: keras.Model,
-    batches: Any,
-    prepare: Callable[[dict], dict],
-    passes: int,
-    noise: float,
-    seed: int,
-    row_key: str = "row",
-):
-    """Each training row's normalised saliency and correctness (from a clean pass), in
-    :func:`attnkit.training.pss_extraction.extract_words`' layout: rows, weights, correct,
-    token ids. ``prepare`` erases the round's words from a batch's inputs."""
+def saliency_weigher(
+    model: keras.Model, passes: int, noise: float, seed: int
+) -> Callable[[dict, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``weigh(x, labels) -> (predicted classes, normalised saliency (B, n))`` for a batch
+    whose round's words are already erased; the predictions come from a clean pass."""
     generator = torch.Generator().manual_seed(seed)
-    ids_name, mask_name = model.attention_inputs
-    rows, weights, correct, tokens = [], [], [], []
-    for index in range(len(batches)):
-        x, y = batches[index][:2]
-        x = prepare(x)
-        labels = np.asarray(keras.ops.convert_to_numpy(y))
+    mask_name = model.attention_inputs[1]
+
+    def weigh(x: dict, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with torch.no_grad():
             predicted = keras.ops.convert_to_numpy(model(x, training=False)).argmax(axis=1)
         raw = gradient_saliency(model, x, labels, passes, noise, generator)
-        normal = normalise_saliency(raw, keras.ops.convert_to_numpy(x[mask_name]))
-        ids = keras.ops.convert_to_numpy(x[ids_name])
-        for k, row in enumerate(keras.ops.convert_to_numpy(x[row_key])):
-            rows.append(int(row))
-            weights.append(normal[k])
-            correct.append(bool(predicted[k] == labels[k]))
-            tokens.append(ids[k])
-    return rows, weights, np.array(correct), tokens
+        return predicted, normalise_saliency(raw, keras.ops.convert_to_numpy(x[mask_name]))
+
+    return weigh
