@@ -75,10 +75,22 @@ def load_tokenizer(path: str | Path, lowercase: bool = True) -> Tokenizer:
     tokens = [token for token in tokens if token]
     if not tokens:
         raise DataError(path, "vocabulary file is empty")
-    vocab = [token for token in SPECIAL_TOKENS if token not in tokens] + tokens
-    if vocab[0] != PAD_TOKEN:
+    if PAD_TOKEN in tokens and (UNK_TOKEN not in tokens or tokens[0] != PAD_TOKEN):
         raise DataError(path, f"{PAD_TOKEN} must be the first token of the vocabulary file")
+    return word_tokenizer_from_tokens(tokens, lowercase)
+
+
+def word_tokenizer_from_tokens(tokens: Iterable[str], lowercase: bool = True) -> Tokenizer:
+    """A word-level tokenizer whose ids follow ``tokens`` (after ``[PAD]`` and ``[UNK]``,
+    which are prepended when missing; repeated tokens keep their first id)."""
+    tokens = list(tokens)
+    vocab = [token for token in SPECIAL_TOKENS if token not in tokens] + tokens
     seen: dict[str, int] = {}
     for token in vocab:
         seen.setdefault(token, len(seen))
     return _configure(Tokenizer(models.WordLevel(vocab=seen, unk_token=UNK_TOKEN)), lowercase)
+
+
+def vocabulary(tokenizer: Tokenizer) -> list[str]:
+    """The tokenizer's tokens in id order."""
+    return [tokenizer.id_to_token(i) or "" for i in range(tokenizer.get_vocab_size())]

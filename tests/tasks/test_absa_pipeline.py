@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keras
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -148,3 +150,33 @@ def test_bad_training_file_exits_2_naming_file_and_line(capsys, tmp_path: Path):
     assert code == 2
     err = capsys.readouterr().err
     assert f"{data / 'train.seg'}, line 6: unknown polarity '5'" in err
+
+
+def test_tnet_on_glove_format_word_vectors(capsys, absa_dir: Path, tmp_path: Path):
+    """The paper's setting: word-level vectors from a GloVe text file, frozen in TNet."""
+    from attnkit.pipelines.tracking import load_model
+
+    rng = np.random.default_rng(0)
+    words = ["the", "pizza", "was", "great", "awful", "service", "zebra"]
+    vectors = {word: rng.normal(size=8).round(4) for word in words}
+    glove = tmp_path / "glove.8d.txt"
+    glove.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()))
+    overrides = [override for override in TNET if not override.startswith("model.freeze")]
+    summary = fit_json(capsys, ["semeval14-restaurants-tnet", "--data", str(absa_dir),
+                                *sets([*overrides, f"preprocess.word_vectors={glove}"])])
+    loaded = load_model(summary["model_uri"])
+    tokenizer = loaded.preprocessor.tokenizer
+    assert tokenizer.token_to_id("zebra") is not None  # from the file, not the training text
+    table = keras.ops.convert_to_numpy(loaded.model.get_layer("embedding").embeddings)
+    for word in ("pizza", "zebra"):  # frozen (TNet's default): still the file's vectors
+        np.testing.assert_allclose(table[tokenizer.token_to_id(word)], vectors[word], rtol=1e-6)
+    assert np.all(table[0] == 0)
+    answer = attnkit.predict(summary["model_uri"], [{"sentence": "the zebra was great",
+                                                      "aspect": "zebra"}])[0]
+    assert answer["aspect"] == "zebra"
+    bad = tmp_path / "bad.txt"
+    bad.write_text("the 1 2 3\npizza 1 2\n")
+    code = cli.main(["fit", "semeval14-restaurants-tnet", "--data", str(absa_dir),
+                     *sets([*overrides, f"preprocess.word_vectors={bad}"])])
+    assert code == 2
+    assert f"{bad}, line 2: expected a word and 3 numbers" in capsys.readouterr().err

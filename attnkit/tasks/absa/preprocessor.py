@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -26,6 +26,8 @@ from attnkit.data.labels import encode_split_labels
 from attnkit.data.pretrained import resolve_checkpoint
 from attnkit.data.splits import DataSplit
 from attnkit.data.tokenizers import load_tokenizer, train_word_tokenizer
+from attnkit.data.vector_vocabulary import VectorSource
+from attnkit.data.word_vectors import WordVectors
 from attnkit.errors import AttnkitError, ConfigError
 from attnkit.tasks.absa.readers import POLARITIES
 
@@ -55,11 +57,15 @@ def window(length: int, first: int, last: int, max_length: int) -> tuple[int, in
 
 @dataclass
 class AbsaPreprocessor:
-    """Tokenizer, label order (``negative``, ``neutral``, ``positive``) and maximum length."""
+    """Tokenizer, label order (``negative``, ``neutral``, ``positive``), maximum length and,
+    with pretrained word vectors, where they come from (``vectors`` holds the ones read at
+    ``fit`` for the model's first table; it is not saved)."""
 
     tokenizer: Tokenizer
     labels: list[str]
     max_length: int = 100
+    word_vectors: VectorSource | None = None
+    vectors: WordVectors | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def fit(
@@ -71,15 +77,25 @@ class AbsaPreprocessor:
         min_frequency: int = 1,
         lowercase: bool = True,
         pretrained: str = "",
+        word_vectors: str = "",
+        word_vectors_limit: int = 50000,
     ) -> AbsaPreprocessor:
-        """Load ``pretrained``'s tokenizer (``"minilm"`` or a checkpoint folder) or learn a
-        word vocabulary from the training sentences."""
+        """Load ``pretrained``'s tokenizer (``"minilm"`` or a checkpoint folder), or learn a
+        word vocabulary from the training sentences, extended by the ``word_vectors_limit``
+        most frequent words of ``word_vectors`` (a GloVe / ``.vec`` file or an alias) when
+        given."""
         if max_length <= 0:
             raise ConfigError(f"preprocess.max_length must be positive, got {max_length}")
+        if pretrained and word_vectors:
+            raise ConfigError("set preprocess.pretrained or preprocess.word_vectors, not both")
         if pretrained:
             tokenizer = load_tokenizer(resolve_checkpoint(pretrained) / "tokenizer.json")
-        else:
-            tokenizer = train_word_tokenizer(sentences, vocab_size, min_frequency, lowercase)
+            return cls(tokenizer, list(POLARITIES), max_length)
+        if word_vectors:
+            source = VectorSource(word_vectors, word_vectors_limit, lowercase)
+            tokenizer, vectors = source.fit_tokenizer(sentences, vocab_size, min_frequency)
+            return cls(tokenizer, list(POLARITIES), max_length, source, vectors)
+        tokenizer = train_word_tokenizer(sentences, vocab_size, min_frequency, lowercase)
         return cls(tokenizer, list(POLARITIES), max_length)
 
     @property
@@ -130,6 +146,7 @@ class AbsaPreprocessor:
             "tokenizer": json.loads(self.tokenizer.to_str()),
             "labels": self.labels,
             "max_length": self.max_length,
+            "word_vectors": self.word_vectors.to_dict() if self.word_vectors else None,
         }
 
     @classmethod
@@ -138,4 +155,6 @@ class AbsaPreprocessor:
             tokenizer=Tokenizer.from_str(json.dumps(data["tokenizer"])),
             labels=list(data["labels"]),
             max_length=int(data["max_length"]),
+            word_vectors=VectorSource.from_dict(data["word_vectors"])
+            if data.get("word_vectors") else None,
         )

@@ -13,7 +13,7 @@ import pandas as pd
 import polars as pl
 
 from attnkit.data.batches import BucketedBatches
-from attnkit.data.pretrained import load_word_embeddings, resolve_checkpoint
+from attnkit.data.pretrained import resolve_checkpoint
 from attnkit.data.splits import DataSplit, load_splits
 from attnkit.errors import AttnkitError, ConfigError, DataError
 from attnkit.pipelines.checkpoints import attnkit_home
@@ -22,6 +22,7 @@ from attnkit.tasks.absa.preprocessor import AbsaPreprocessor
 from attnkit.tasks.absa.readers import SCHEMA, read_absa_file, resolve_aspect
 from attnkit.tasks.absa.tnet import TNetATT
 from attnkit.tasks.base import Task
+from attnkit.tasks.initial_embeddings import assign_tables, initial_table
 from attnkit.tasks.registry import register_model, register_task
 from attnkit.tasks.text_classification.metrics import classification_metrics
 
@@ -68,6 +69,8 @@ class AspectSentimentTask(Task):
         "min_frequency": 1,
         "lowercase": True,
         "pretrained": "",
+        "word_vectors": "",
+        "word_vectors_limit": 50000,
     }
     training_defaults = {"bert_disk_cache": True}
 
@@ -130,8 +133,8 @@ class AspectSentimentTask(Task):
 
     def initialize_model(self, model, preprocessor, recipe: Mapping[str, Any]) -> None:
         """Load ``preprocess.pretrained``: the BERT encoder's weights when the model runs one
-        (``model.bert_layers``), else its input word embeddings into every embedding table
-        (none without a checkpoint: trained from scratch).
+        (``model.bert_layers``), else its input word embeddings into every embedding table;
+        or ``preprocess.word_vectors`` into every table (neither: trained from scratch).
 
         A frozen BERT with ``training.bert_disk_cache`` (default on) also keeps its outputs
         under ``$ATTNKIT_HOME/cache/bert``, so other seeds and later runs skip BERT for every
@@ -147,17 +150,10 @@ class AspectSentimentTask(Task):
             if training["bert_disk_cache"] and not bert.trainable and bert.cache_size:
                 bert.use_disk_cache(attnkit_home() / "cache" / "bert")
             return
-        if not pretrained:
-            return
-        matrix = load_word_embeddings(resolve_checkpoint(pretrained))
-        tables = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
-        for table in tables:
-            if tuple(table.embeddings.shape) != matrix.shape:
-                raise ConfigError(
-                    f"model.embedding_dim={table.embeddings.shape[1]} does not match the "
-                    f"pretrained embeddings {matrix.shape}: set model.embedding_dim={matrix.shape[1]}"
-                )
-            table.embeddings.assign(matrix)
+        initial = initial_table(preprocessor, recipe)
+        if initial is not None:
+            tables = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+            assign_tables(tables, *initial)
 
     def loss(self, recipe: Mapping[str, Any] | None = None):
         return keras.losses.SparseCategoricalCrossentropy()

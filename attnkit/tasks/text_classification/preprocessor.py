@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -13,6 +13,8 @@ from attnkit.data.labels import encode_split_labels
 from attnkit.data.pretrained import resolve_checkpoint
 from attnkit.data.splits import DataSplit
 from attnkit.data.tokenizers import load_tokenizer, train_word_tokenizer
+from attnkit.data.vector_vocabulary import VectorSource
+from attnkit.data.word_vectors import WordVectors
 from attnkit.errors import ConfigError, DataError
 
 
@@ -39,6 +41,8 @@ class TextClassificationPreprocessor:
     tokenizer: Tokenizer
     labels: list[str]
     max_length: int = 64
+    word_vectors: VectorSource | None = None  # where pretrained word vectors come from
+    vectors: WordVectors | None = field(default=None, repr=False, compare=False)  # not saved
 
     @classmethod
     def fit(
@@ -52,23 +56,33 @@ class TextClassificationPreprocessor:
         lowercase: bool = True,
         vocab_file: str = "",
         pretrained: str = "",
+        word_vectors: str = "",
+        word_vectors_limit: int = 50000,
     ) -> TextClassificationPreprocessor:
         """Learn the vocabulary (or load ``vocab_file``, or a ``pretrained`` checkpoint's
-        tokenizer) and the label set from training data."""
+        tokenizer; ``word_vectors`` adds the vector file's ``word_vectors_limit`` most
+        frequent words to the learnt one) and the label set from training data."""
         if max_length <= 0:
             raise ValueError(f"max_length must be positive, got {max_length}")
-        if pretrained and vocab_file:
-            raise ConfigError("set preprocess.pretrained or preprocess.vocab_file, not both")
+        chosen = [name for name, value in (("pretrained", pretrained), ("vocab_file", vocab_file),
+                                           ("word_vectors", word_vectors)) if value]
+        if len(chosen) > 1:
+            raise ConfigError(f"set only one of preprocess.{', preprocess.'.join(chosen)} "
+                              "(they are alternative vocabularies), not both")
+        source = vectors = None
         if pretrained:
             tokenizer = load_tokenizer(resolve_checkpoint(pretrained) / "tokenizer.json")
         elif vocab_file:
             tokenizer = load_tokenizer(vocab_file, lowercase=lowercase)
+        elif word_vectors:
+            source = VectorSource(word_vectors, word_vectors_limit, lowercase)
+            tokenizer, vectors = source.fit_tokenizer(texts, vocab_size, min_frequency)
         else:
             tokenizer = train_word_tokenizer(texts, vocab_size, min_frequency, lowercase)
         label_set = _label_order([label for label in labels if label is not None])
         if len(label_set) < 2:
             raise DataError("training data", f"need at least 2 distinct labels, found {label_set}")
-        return cls(tokenizer=tokenizer, labels=label_set, max_length=max_length)
+        return cls(tokenizer, label_set, max_length, source, vectors)
 
     @property
     def vocabulary_size(self) -> int:
@@ -98,6 +112,7 @@ class TextClassificationPreprocessor:
             "tokenizer": json.loads(self.tokenizer.to_str()),
             "labels": self.labels,
             "max_length": self.max_length,
+            "word_vectors": self.word_vectors.to_dict() if self.word_vectors else None,
         }
 
     @classmethod
@@ -106,4 +121,6 @@ class TextClassificationPreprocessor:
             tokenizer=Tokenizer.from_str(json.dumps(data["tokenizer"])),
             labels=list(data["labels"]),
             max_length=int(data["max_length"]),
+            word_vectors=VectorSource.from_dict(data["word_vectors"])
+            if data.get("word_vectors") else None,
         )

@@ -14,11 +14,11 @@ import polars as pl
 
 from attnkit.data.batches import BucketedBatches
 from attnkit.data.files import nonblank_lines
-from attnkit.data.pretrained import load_word_embeddings, resolve_checkpoint
 from attnkit.data.splits import DataSplit, load_splits
 from attnkit.data.text_readers import read_text_file, unescape_ag_news
-from attnkit.errors import AttnkitError, ConfigError, DataError
+from attnkit.errors import AttnkitError, DataError
 from attnkit.tasks.base import Task
+from attnkit.tasks.initial_embeddings import assign_tables, initial_table
 from attnkit.tasks.registry import register_model, register_task
 from attnkit.tasks.text_classification.metrics import classification_metrics
 from attnkit.tasks.text_classification.model import TextClassifier
@@ -79,6 +79,8 @@ class TextClassificationTask(Task):
         "lowercase": True,
         "vocab_file": "",
         "pretrained": "",
+        "word_vectors": "",
+        "word_vectors_limit": 50000,
     }
 
     # --- data ---
@@ -155,17 +157,11 @@ class TextClassificationTask(Task):
         }
 
     def initialize_model(self, model, preprocessor, recipe: Mapping[str, Any]) -> None:
-        """Copy a pretrained checkpoint's word embeddings into the model (``preprocess.pretrained``)."""
-        if not recipe["preprocess"]["pretrained"]:
-            return
-        matrix = load_word_embeddings(resolve_checkpoint(recipe["preprocess"]["pretrained"]))
-        embedding = model.get_layer("embedding")
-        if tuple(embedding.embeddings.shape) != matrix.shape:
-            raise ConfigError(
-                f"model.embedding_dim={embedding.embeddings.shape[1]} does not match the "
-                f"pretrained embeddings {matrix.shape}: set model.embedding_dim={matrix.shape[1]}"
-            )
-        embedding.embeddings.assign(matrix)
+        """Copy a pretrained checkpoint's word embeddings (``preprocess.pretrained``) or
+        pretrained word vectors (``preprocess.word_vectors``) into the model's table."""
+        initial = initial_table(preprocessor, recipe)
+        if initial is not None:
+            assign_tables([model.get_layer("embedding")], *initial)
 
     def loss(self, recipe=None):
         return keras.losses.SparseCategoricalCrossentropy()

@@ -72,6 +72,8 @@ class TextPairTask(Task):
         "lowercase": True,
         "vocab_file": "",
         "pretrained": "",
+        "word_vectors": "",
+        "word_vectors_limit": 50000,
         "positive_label": "1",
         "lexical_features": False,
         "word_bag_scores": False,
