@@ -341,6 +341,14 @@ def _broken(case: str, data: Path) -> tuple[list[str], list[str]]:
         return ["--set", "model.head=bogus"], ["[model] settings rejected", "bogus"]
     if case == "unknown monitor":
         return ["--set", "training.monitor=dev_acc"], ["training.monitor", "dev_accuracy"]
+    if case in ("word vectors of another size", "bad word-vector line"):
+        vectors = data / "vectors.vec"
+        vectors.write_text("2 3\nfilm 1 2 3\nplot 4 5 6\n" if case.startswith("word")
+                           else "2 3\nfilm 1 2 3\nplot 4 5\n")
+        expected = (["model.embedding_dim=8 does not match the word vectors", "(", ", 3)",
+                     "set model.embedding_dim=3"] if case.startswith("word")
+                    else [f"{vectors}, line 3", "expected a word and 3 numbers"])
+        return ["--set", f"preprocess.word_vectors={vectors}"], expected
     raise AssertionError(case)
 
 
@@ -356,6 +364,8 @@ FIT_ERRORS = [
     "wrong --set type",
     "invalid model setting",
     "unknown monitor",
+    "word vectors of another size",
+    "bad word-vector line",
 ]
 
 
