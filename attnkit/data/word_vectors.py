@@ -20,8 +20,9 @@ Example:
 from __future__ import annotations
 
 import gzip
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -64,14 +65,13 @@ def read_word_vectors(
     vectors: list[np.ndarray] = []
     seen: set[str] = set()
     dimension = None
-    for rank, (word, vector) in enumerate(rows):
-        dimension = len(vector)
+    for rank, (word, dimension, vector) in enumerate(rows):
         word = word.lower() if lowercase else word
         if word in seen or not (rank < limit or word in wanted):
             continue
         seen.add(word)
         words.append(word)
-        vectors.append(vector)
+        vectors.append(vector())  # parsed only when kept: most of a big file is skipped
     if dimension is None:
         raise DataError(source, "the word-vector file holds no vectors")
     matrix = np.stack(vectors).astype("float32") if vectors else np.zeros((0, dimension), "float32")
@@ -96,7 +96,11 @@ def embedding_matrix(
     return table, found
 
 
-def _package_rows(alias: str) -> Iterator[tuple[str, np.ndarray]]:
+# Each row: the word, the vectors' dimension and a function that returns the word's vector.
+Row = tuple[str, int, Callable[[], np.ndarray]]
+
+
+def _package_rows(alias: str) -> Iterator[Row]:
     module = ALIASES[alias]
     try:
         package = __import__(module)
@@ -110,10 +114,18 @@ def _package_rows(alias: str) -> Iterator[tuple[str, np.ndarray]]:
     words = pl.read_parquet(folder / "glove_6B_index.parquet")["index"].to_list()
     matrix = np.load(folder / "glove_6B_50d_emb.npy", mmap_mode="r")
     for row, word in enumerate(words):
-        yield word, matrix[row]
+        yield word, matrix.shape[1], partial(np.asarray, matrix[row])
 
 
-def _text_rows(path: Path) -> Iterator[tuple[str, np.ndarray]]:
+def _parse(values: list[str], word: str, path: Path, number: int) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype="float32")
+    except ValueError:
+        raise DataError(path, f"the {len(values)} values after the word {word!r} are not all "
+                              "numbers", line=number) from None
+
+
+def _text_rows(path: Path) -> Iterator[Row]:
     opener = gzip.open if path.suffix == ".gz" else open
     dimension = None
     with opener(path, "rt", encoding="utf-8", errors="strict") as lines:
@@ -132,11 +144,7 @@ def _text_rows(path: Path) -> Iterator[tuple[str, np.ndarray]]:
                                           f"{len(fields)} fields", line=number)
                 # GloVe 840B has a few words with spaces in them: the vector is the tail.
                 word = " ".join(fields[: len(fields) - dimension])
-                try:
-                    vector = np.asarray(fields[len(fields) - dimension :], dtype="float32")
-                except ValueError:
-                    raise DataError(path, f"the {dimension} values after the word {word!r} are "
-                                          "not all numbers", line=number) from None
-                yield word, vector
+                values = fields[len(fields) - dimension :]
+                yield word, dimension, partial(_parse, values, word, path, number)
         except UnicodeDecodeError as error:
             raise DataError(path, f"undecodable bytes (expected utf-8): {error.reason}") from None
