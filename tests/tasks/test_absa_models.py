@@ -203,3 +203,34 @@ def test_a_frozen_bert_keeps_its_outputs_on_disk_and_erased_sentences_apart(
     third = _bert_tnet(vocabulary)
     task.initialize_model(third, preprocessor, {**recipe, "training": {"bert_disk_cache": False}})
     assert third.get_layer("bert")._disk_cache is None
+
+
+def test_static_embeddings_sit_next_to_bert_and_come_from_its_checkpoint(
+    problem, tmp_path, write_hf_checkpoint
+):
+    from attnkit.data.pretrained import load_word_embeddings
+
+    preprocessor, inputs, labels = problem
+    vocabulary = preprocessor.vocabulary_size
+    write_hf_checkpoint(_bert_tnet(vocabulary).get_layer("bert"), tmp_path / "ckpt")
+    recipe = {"preprocess": {"pretrained": str(tmp_path / "ckpt")}, "model": {"bert_layers": 1}}
+    model = TNetATT(vocabulary_size=vocabulary, num_classes=3, embedding_dim=8, units=4,
+                    bert_layers=1, bert_heads=2, bert_intermediate_size=12, cls_id=1, sep_id=2,
+                    static_embeddings=True)
+    AspectSentimentTask().initialize_model(model, preprocessor, recipe)
+    static = model.get_layer("static_embedding")
+    assert not static.trainable
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(static.embeddings),
+                                  load_word_embeddings(tmp_path / "ckpt"))
+    # The BiLSTMs read [contextual; static]: twice the embedding size.
+    assert model.get_layer("sentence_encoder").input[0].shape[-1] == 16
+    probabilities, attention = model.with_attention(inputs)
+    assert tuple(probabilities.shape) == (48, 3) and tuple(attention.shape)[0] == 48
+    path = tmp_path / "static.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert reloaded.get_config()["static_embeddings"] is True
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(reloaded.predict(inputs, verbose=0)),
+                               keras.ops.convert_to_numpy(probabilities), atol=1e-6)
+    with pytest.raises(ValueError, match="static_embeddings .* needs bert_layers > 0"):
+        TNetATT(vocabulary_size=vocabulary, num_classes=3, static_embeddings=True)

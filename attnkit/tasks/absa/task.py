@@ -133,8 +133,9 @@ class AspectSentimentTask(Task):
 
     def initialize_model(self, model, preprocessor, recipe: Mapping[str, Any]) -> None:
         """Load ``preprocess.pretrained``: the BERT encoder's weights when the model runs one
-        (``model.bert_layers``), else its input word embeddings into every embedding table;
-        or ``preprocess.word_vectors`` into every table (neither: trained from scratch).
+        (``model.bert_layers``), and its input word embeddings into every embedding table
+        (TNet-ATT's ``static_embeddings`` is one next to BERT); or ``preprocess.word_vectors``
+        into every table (neither: trained from scratch).
 
         A frozen BERT with ``training.bert_disk_cache`` (default on) also keeps its outputs
         under ``$ATTNKIT_HOME/cache/bert``, so other seeds and later runs skip BERT for every
@@ -149,10 +150,9 @@ class AspectSentimentTask(Task):
             training = {**self.training_defaults, **(recipe.get("training") or {})}
             if training["bert_disk_cache"] and not bert.trainable and bert.cache_size:
                 bert.use_disk_cache(attnkit_home() / "cache" / "bert")
-            return
-        initial = initial_table(preprocessor, recipe)
+        tables = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+        initial = initial_table(preprocessor, recipe) if tables else None
         if initial is not None:
-            tables = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
             assign_tables(tables, *initial)
 
     def loss(self, recipe: Mapping[str, Any] | None = None):

@@ -39,6 +39,10 @@ class TNetATT(AttentionExposingModel):
             contextual embeddings (``preprocess.pretrained`` names it; frozen ones are cached).
         bert_heads, bert_intermediate_size: int. The BERT layers' shape (MiniLM: 12, 1536).
         bert_cache_size: int. Sequences a frozen BERT encoder remembers.
+        static_embeddings: bool. With ``bert_layers``, also give the BiLSTMs each token's
+            input word-piece embedding (a frozen table filled from the same checkpoint) next
+            to its contextual vector: a context-free view of the word, the kind of input PSS
+            was designed for (ELMo-style layer 0 + layer N).
         cls_id, sep_id: int. The tokenizer's ``[CLS]``/``[SEP]`` ids (from the data).
 
     Example:
@@ -64,16 +68,29 @@ class TNetATT(AttentionExposingModel):
         bert_heads: int = 12,
         bert_intermediate_size: int = 1536,
         bert_cache_size: int = 20000,
+        static_embeddings: bool = False,
         cls_id: int = -1,
         sep_id: int = -1,
         **kwargs,
     ) -> None:
         if num_classes < 2 or vocabulary_size < 3:
             raise ValueError("need num_classes >= 2 and vocabulary_size >= 3")
+        if static_embeddings and not bert_layers:
+            raise ValueError("static_embeddings adds the word-piece table to BERT's contextual "
+                             "vectors: it needs bert_layers > 0")
         table = token_encoder(vocabulary_size, embedding_dim, freeze_embeddings, "embedding",
                               bert_layers=bert_layers, bert_heads=bert_heads,
                            bert_intermediate_size=bert_intermediate_size,
                            bert_cache_size=bert_cache_size, cls_id=cls_id, sep_id=sep_id)
+        static = keras.layers.Embedding(vocabulary_size, embedding_dim, trainable=False,
+                                        name="static_embedding") if static_embeddings else None
+
+        def vectors(token_ids):
+            contextual = embed(table, token_ids)
+            if static is None:
+                return contextual
+            return ops.concatenate([contextual, embed(static, token_ids)], axis=-1)
+
         drop = keras.layers.Dropout(dropout, name="embedding_dropout")
         sentence_encoder = BidirectionalRNN(units, cell="lstm", name="sentence_encoder")
         aspect_encoder = BidirectionalRNN(units, cell="lstm", name="aspect_encoder")
@@ -85,8 +102,8 @@ class TNetATT(AttentionExposingModel):
             ids, inputs["positions"]
         )
         aspect_mask = ops.not_equal(aspect_ids, 0)
-        states = sentence_encoder(drop(embed(table, ids)), mask=sentence_mask)
-        aspect_states = aspect_encoder(drop(embed(table, aspect_ids)), mask=aspect_mask)
+        states = sentence_encoder(drop(vectors(ids)), mask=sentence_mask)
+        aspect_states = aspect_encoder(drop(vectors(aspect_ids)), mask=aspect_mask)
         for _ in range(2):  # the same CPT layer twice: shared weights
             states = cpt(states, aspect_states, aspect_mask, weights)
         query = AspectQuery(name="aspect_query")(aspect_states, aspect_mask)
@@ -113,6 +130,7 @@ class TNetATT(AttentionExposingModel):
         self.bert_heads = bert_heads
         self.bert_intermediate_size = bert_intermediate_size
         self.bert_cache_size = bert_cache_size
+        self.static_embeddings = static_embeddings
         self.cls_id = cls_id
         self.sep_id = sep_id
 
@@ -131,6 +149,7 @@ class TNetATT(AttentionExposingModel):
             "bert_heads": self.bert_heads,
             "bert_intermediate_size": self.bert_intermediate_size,
             "bert_cache_size": self.bert_cache_size,
+            "static_embeddings": self.static_embeddings,
             "cls_id": self.cls_id,
             "sep_id": self.sep_id,
         }
