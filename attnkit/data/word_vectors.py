@@ -65,7 +65,8 @@ def read_word_vectors(
     vectors: list[np.ndarray] = []
     seen: set[str] = set()
     dimension = None
-    for rank, (word, dimension, vector) in enumerate(rows):
+    for rank, (word, size, vector) in enumerate(rows):
+        dimension = size
         word = word.lower() if lowercase else word
         if word in seen or not (rank < limit or word in wanted):
             continue
