@@ -51,7 +51,7 @@ def test_preprocessor_uses_checkpoint_tokenizer_without_padding(tmp_path):
         ["good film", "bad film"], ["1", "0"], pretrained=str(tmp_path / "ckpt")
     )
     assert pre.encode_texts(["good film .", "unseen"]) == [[2, 4, 5], [1]]
-    with pytest.raises(ConfigError, match="not both"):
+    with pytest.raises(ConfigError, match="alternative vocabularies: set only one"):
         TextClassificationPreprocessor.fit(
             ["a"], ["1"], pretrained=str(tmp_path / "ckpt"), vocab_file=str(tmp_path / "v.txt")
         )

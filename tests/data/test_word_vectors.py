@@ -117,6 +117,6 @@ def test_preprocessors_save_the_source_not_the_vectors(glove: Path):
     text = TextClassificationPreprocessor.fit(["good film", "bad film"], ["1", "0"],
                                               min_frequency=1, word_vectors=str(glove))
     assert TextClassificationPreprocessor.from_dict(text.to_dict()).word_vectors == text.word_vectors
-    with pytest.raises(ConfigError, match="preprocess.vocab_file, preprocess.word_vectors"):
+    with pytest.raises(ConfigError, match="preprocess.vocab_file and preprocess.word_vectors are alternative"):
         TextClassificationPreprocessor.fit(["good film"], ["1"], vocab_file="v.txt",
                                            word_vectors=str(glove))

@@ -67,8 +67,8 @@ class TextClassificationPreprocessor:
         chosen = [name for name, value in (("pretrained", pretrained), ("vocab_file", vocab_file),
                                            ("word_vectors", word_vectors)) if value]
         if len(chosen) > 1:
-            raise ConfigError(f"set only one of preprocess.{', preprocess.'.join(chosen)} "
-                              "(they are alternative vocabularies), not both")
+            raise ConfigError(f"preprocess.{' and preprocess.'.join(chosen)} are alternative "
+                              "vocabularies: set only one")
         source = vectors = None
         if pretrained:
             tokenizer = load_tokenizer(resolve_checkpoint(pretrained) / "tokenizer.json")
