@@ -171,6 +171,7 @@ def test_tnet_on_glove_format_word_vectors(capsys, absa_dir: Path, tmp_path: Pat
     for word in ("pizza", "zebra"):  # frozen (TNet's default): still the file's vectors
         np.testing.assert_allclose(table[tokenizer.token_to_id(word)], vectors[word], rtol=1e-6)
     assert np.all(table[0] == 0)
+    glove.unlink()  # the logged model carries its table: serving needs no vector file
     answer = attnkit.predict(summary["model_uri"], [{"sentence": "the zebra was great",
                                                       "aspect": "zebra"}])[0]
     assert answer["aspect"] == "zebra"
