@@ -446,3 +446,31 @@ def test_disk_cache_files_without_rows_still_load(tmp_path: Path) -> None:
     np.testing.assert_array_equal(encoder._cache[np.array([5, 6], "int32").tobytes()], vectors[:2])
     np.testing.assert_array_equal(encoder._cache[np.array([7, 8, 9], "int32").tobytes()],
                                   vectors[2:])
+
+
+def test_static_embeddings_beside_bert_come_from_the_checkpoint(
+    tmp_path: Path, write_hf_checkpoint
+) -> None:
+    from attnkit.data.pretrained import load_word_embeddings
+
+    write_hf_checkpoint(bert_pair_model().get_layer("bert"), tmp_path / "ckpt")
+    model = bert_pair_model(freeze_embeddings=True, static_embeddings=True)
+    recipe = {"preprocess": {"pretrained": str(tmp_path / "ckpt")},
+              "model": {"bert_layers": 1, "static_embeddings": True}}
+    TextPairTask().initialize_model(model, None, recipe)
+    static = model.get_layer("static_embedding")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(static.embeddings),
+                                  load_word_embeddings(tmp_path / "ckpt"))
+    assert static not in [layer for layer in model.layers if layer.trainable_weights]
+    inputs, labels = pair_problem(size=16)
+    model.compile(optimizer="adam", loss=FocalLoss())
+    model.fit(inputs, labels, epochs=1, verbose=0)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(static.embeddings),
+                                  load_word_embeddings(tmp_path / "ckpt"))  # still frozen
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert reloaded.get_config()["static_embeddings"] is True
+    np.testing.assert_allclose(reloaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="static_embeddings .* needs bert_layers > 0"):
+        tiny_model(static_embeddings=True)

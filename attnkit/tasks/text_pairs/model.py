@@ -122,6 +122,9 @@ class AttentionPairClassifier(keras.Model):
         bert_heads: int. Attention heads of each BERT layer.
         bert_intermediate_size: int. Feed-forward width of each BERT layer.
         bert_cache_size: int. Texts a frozen BERT encoder remembers the output of.
+        static_embeddings: bool. With ``bert_layers``, also give the encoder each token's
+            input word-piece embedding (a frozen table filled from the same checkpoint) next to
+            its contextual vector.
         cls_id, sep_id: int. The tokenizer's ``[CLS]``/``[SEP]`` ids (from the data; needed
             with ``bert_layers``).
         units: int. LSTM units per direction.
@@ -173,12 +176,16 @@ class AttentionPairClassifier(keras.Model):
         bert_heads: int = 12,
         bert_intermediate_size: int = 1536,
         bert_cache_size: int = 20000,
+        static_embeddings: bool = False,
         cls_id: int = -1,
         sep_id: int = -1,
         **kwargs,
     ) -> None:
         if bert_layers < 0:
             raise ValueError(f"bert_layers must be >= 0, got {bert_layers}")
+        if static_embeddings and not bert_layers:
+            raise ValueError("static_embeddings adds the word-piece table to BERT's contextual "
+                             "vectors: it needs bert_layers > 0")
         if bert_layers and (cls_id < 0 or sep_id < 0):
             raise ValueError(
                 "bert_layers needs a tokenizer with [CLS] and [SEP] tokens: set "
@@ -219,6 +226,8 @@ class AttentionPairClassifier(keras.Model):
             embedding = keras.layers.Embedding(
                 vocabulary_size, embedding_dim, trainable=not freeze_embeddings, name="embedding"
             )
+        static = keras.layers.Embedding(vocabulary_size, embedding_dim, trainable=False,
+                                        name="static_embedding") if static_embeddings else None
         embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
         encoder = BidirectionalRNN(units, cell="lstm", name="encoder")
         encoder_dropout = keras.layers.Dropout(dropout, name="encoder_dropout")
@@ -234,6 +243,9 @@ class AttentionPairClassifier(keras.Model):
         ids_a, ids_b = ids["token_ids_a"], ids["token_ids_b"]
         mask_a, mask_b = ops.not_equal(ids_a, 0), ops.not_equal(ids_b, 0)
         x_a, x_b = embedding(ids_a), embedding(ids_b)
+        if static is not None:
+            x_a = ops.concatenate([x_a, static(ids_a)], axis=-1)
+            x_b = ops.concatenate([x_b, static(ids_b)], axis=-1)
         similarity = mean_cosine(x_a, x_b, mask_a, mask_b) if embedding_similarity else None
         match_a, match_b = exact_match_feature(ids_a, ids_b), exact_match_feature(ids_b, ids_a)
         if exact_match:
@@ -301,6 +313,7 @@ class AttentionPairClassifier(keras.Model):
         self.bert_heads = bert_heads
         self.bert_intermediate_size = bert_intermediate_size
         self.bert_cache_size = bert_cache_size
+        self.static_embeddings = static_embeddings
         self.cls_id = cls_id
         self.sep_id = sep_id
 
@@ -341,6 +354,7 @@ class AttentionPairClassifier(keras.Model):
             "bert_heads": self.bert_heads,
             "bert_intermediate_size": self.bert_intermediate_size,
             "bert_cache_size": self.bert_cache_size,
+            "static_embeddings": self.static_embeddings,
             "cls_id": self.cls_id,
             "sep_id": self.sep_id,
         }

@@ -13,11 +13,12 @@ import pandas as pd
 import polars as pl
 
 from attnkit.data.batches import BucketedBatches
-from attnkit.data.pretrained import resolve_checkpoint
+from attnkit.data.pretrained import load_word_embeddings, resolve_checkpoint
 from attnkit.data.splits import DataSplit, load_splits
 from attnkit.errors import AttnkitError, ConfigError, DataError
 from attnkit.pipelines.checkpoints import attnkit_home
 from attnkit.tasks.base import Task
+from attnkit.tasks.initial_embeddings import assign_tables
 from attnkit.tasks.registry import register_model, register_task
 from attnkit.tasks.text_classification.task import TextClassificationTask
 from attnkit.tasks.text_pairs.metrics import pair_metrics
@@ -160,8 +161,9 @@ class TextPairTask(Task):
 
     def initialize_model(self, model, preprocessor, recipe: Mapping[str, Any]) -> None:
         """Load the checkpoint named by ``preprocess.pretrained``: the whole BERT encoder when
-        the model runs one (``model.bert_layers``), else its input word embeddings; and the
-        sentence encoder of ``model.sentence_features``.
+        the model runs one (``model.bert_layers``; with ``model.static_embeddings`` its input
+        word embeddings too), else its input word embeddings; and the sentence encoder of
+        ``model.sentence_features``.
 
         A frozen BERT with ``training.bert_disk_cache`` (default on) keeps its outputs under
         ``$ATTNKIT_HOME/cache/bert`` so later runs reuse them."""
@@ -179,6 +181,10 @@ class TextPairTask(Task):
             load(model.get_layer(SENTENCE_LAYER), "sentence_features")
         if recipe["model"].get("bert_layers"):
             load(model.get_layer("bert"), "bert_layers")
+            if recipe["model"].get("static_embeddings"):  # the table beside BERT
+                assign_tables([model.get_layer("static_embedding")],
+                              load_word_embeddings(resolve_checkpoint(pretrained)),
+                              "pretrained embeddings")
             return
         # An embedding table: filled from the checkpoint as text classification fills its own.
         TextClassificationTask.initialize_model(self, model, preprocessor, recipe)
