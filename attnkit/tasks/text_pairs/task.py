@@ -13,12 +13,12 @@ import pandas as pd
 import polars as pl
 
 from attnkit.data.batches import BucketedBatches
-from attnkit.data.pretrained import load_word_embeddings, resolve_checkpoint
+from attnkit.data.pretrained import resolve_checkpoint
 from attnkit.data.splits import DataSplit, load_splits
 from attnkit.errors import AttnkitError, ConfigError, DataError
 from attnkit.pipelines.checkpoints import attnkit_home
 from attnkit.tasks.base import Task
-from attnkit.tasks.initial_embeddings import assign_tables
+from attnkit.tasks.initial_embeddings import assign_tables, initial_table
 from attnkit.tasks.registry import register_model, register_task
 from attnkit.tasks.text_classification.task import TextClassificationTask
 from attnkit.tasks.text_pairs.metrics import pair_metrics
@@ -183,8 +183,7 @@ class TextPairTask(Task):
             load(model.get_layer("bert"), "bert_layers")
             if recipe["model"].get("static_embeddings"):  # the table beside BERT
                 assign_tables([model.get_layer("static_embedding")],
-                              load_word_embeddings(resolve_checkpoint(pretrained)),
-                              "pretrained embeddings")
+                              *initial_table(preprocessor, recipe))
             return
         # An embedding table: filled from the checkpoint as text classification fills its own.
         TextClassificationTask.initialize_model(self, model, preprocessor, recipe)
