@@ -74,9 +74,13 @@ def _optimizer(training: dict[str, Any], model: keras.Model) -> keras.optimizers
     elif name == "sgd":
         settings["momentum"] = 0.9
     if training["encoder_learning_rate"]:  # fine-tuning: the pretrained encoder's own rate
-        return encoder_rate_optimizer(
+        optimizer = encoder_rate_optimizer(
             name, model, encoder_learning_rate=training["encoder_learning_rate"], **settings
         )
+        tensors = len(optimizer.encoder_paths)
+        _say(f"pretrained encoder fine-tuned at {optimizer.encoder_learning_rate:g} ({tensors} "
+             f"weight tensor{'s' * (tensors != 1)}), the rest at {training['learning_rate']:g}")
+        return optimizer
     return plain[name](**settings)
 
 

@@ -18,6 +18,7 @@ from attnkit.errors import ConfigError
 from attnkit.tasks.absa import AspectSentimentTask, MemNet, TNetATT
 from attnkit.tasks.absa.sample_data import OPINIONS, sample_split
 from attnkit.training import get_strategy
+from attnkit.training.encoder_learning_rate import encoder_paths, encoder_rate_optimizer
 from attnkit.training.pss import EXTRACTION_FILE, _RowTrainer
 from attnkit.training.pss_extraction import (
     ExtractedWord,
@@ -208,6 +209,27 @@ def test_regulariser_moves_attention_toward_the_extracted_word(setting):
         results[weight] = opinion_attention(model, batches, preprocessor)
     assert results[5.0] > results[0.0] + 0.1
     assert results[5.0] > 0.5
+
+
+def test_extraction_rounds_step_a_fine_tuned_encoder_at_its_own_rate(setting):
+    # Each round compiles a copy of the fit's optimizer: with training.encoder_learning_rate
+    # the copy must keep the encoder's rate, or a fine-tuned BERT would step at the head's.
+    task, preprocessor, _, batches, _ = setting
+    model = build(preprocessor)
+    strategy = get_strategy("pss", {"rounds": 1})
+    trainer = strategy.prepare(model, task)
+    encoder_rate = 1e-6
+    trainer.compile(optimizer=encoder_rate_optimizer("adam", model, 0.02, encoder_rate),
+                    loss=task.loss())
+    strategy.bind(setting[2])
+    tables = set(encoder_paths(model))
+    before = {v.path: keras.ops.convert_to_numpy(v).copy() for v in model.trainable_variables}
+    strategy._fit_fresh(model, batches, "pss_round_1", epochs=1, patience=0)
+    change = {v.path: float(np.abs(keras.ops.convert_to_numpy(v) - before[v.path]).max())
+              for v in model.trainable_variables}  # fmt: skip
+    steps = len(batches)
+    assert tables and all(0 < change[path] <= 1.01 * steps * encoder_rate for path in tables)
+    assert max(change[path] for path in change if path not in tables) > 100 * steps * encoder_rate
 
 
 def test_a_resumed_run_keeps_its_targets(setting):
