@@ -18,6 +18,7 @@ table of every ``results/absa_pss_*.json``.
     python benchmarks/absa_pss.py --models tnet --seeds 0 --set training.epochs=1 \\
         --set strategy.rounds=1 --results /tmp/absa-smoke.json                   # smoke test
     python benchmarks/absa_pss.py --report
+    python benchmarks/absa_pss.py --results all.json --merge /tmp/part-*.json  # parallel parts
 """
 
 from __future__ import annotations
@@ -80,6 +81,16 @@ def run_one(model: str, pss: bool, seed: int, data: str, extra: list[str]) -> di
             "pss_extraction_seconds": run.data.metrics.get("pss_extraction_seconds"),
             "pss_used_rounds": run.data.metrics.get("pss_used_rounds"),
             "words_per_round": words, "overrides": extra}
+
+
+def merge(results: dict, paths: list[Path]) -> dict:
+    """Add the runs of other results files (e.g. seeds run in parallel processes) that
+    ``results`` does not have yet."""
+    for path in paths:
+        done = {(r["model"], r["pss"], r["seed"]) for r in results["runs"]}
+        results["runs"] += [r for r in load(path)["runs"]
+                            if (r["model"], r["pss"], r["seed"]) not in done]  # fmt: skip
+    return results
 
 
 def _values(runs: list[dict], key: str, scale: float = 100.0) -> list[float]:
@@ -163,10 +174,16 @@ def main() -> None:
     parser.add_argument("--plain-only", action="store_true",
                         help="skip the PSS runs (e.g. a dev check of a model setting)")
     parser.add_argument("--report", action="store_true", help="only print the table")
+    parser.add_argument("--merge", nargs="+", type=Path, default=[],
+                        help="add the runs of these results files to --results, then report")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    if not args.report:
+    if args.merge:
+        if args.results is None:
+            parser.error("--merge needs --results (the file the runs are added to)")
+        save(args.results, merge(load(args.results), args.merge))
+    elif not args.report:
         for model in args.models:
             path = args.results or RESULTS_DIR / f"absa_pss_{model}.json"
             results = load(path)
