@@ -166,7 +166,8 @@ def run_model(config: str, seed: int, data: str, extra: list[str]) -> dict:
     logged = mlflow.get_run(result.run_id).data.metrics
     return {"config": config, "seed": seed, "run_id": result.run_id, "wall_seconds": wall,
             **{name: result.metrics.get(name) for name in METRICS},
-            **{name: logged.get(name) for name in RUN_METRICS}}
+            **{name: logged.get(name) for name in RUN_METRICS},
+            "overrides": extra}  # the --set values, so probe files say what they probed
 
 
 def run_baseline_seed(seed: int, data: str) -> dict:

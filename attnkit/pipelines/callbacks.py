@@ -37,6 +37,18 @@ class DevEvaluation(keras.callbacks.Callback):
         logs.update({f"dev_{name}": value for name, value in scores.items()})
 
 
+def beats(value: float, best: float | None, mode: str) -> bool:
+    """Whether ``value`` improves on ``best`` (``None``: nothing to beat yet) under ``mode``.
+
+    Example:
+        >>> beats(0.8, 0.7, "max"), beats(0.8, 0.7, "min"), beats(0.8, None, "min")
+        (True, False, True)
+    """
+    if best is None:
+        return True
+    return value > best if mode == "max" else value < best
+
+
 def epoch_metrics(logs: dict | None) -> dict[str, float]:
     """The finite numeric entries of Keras epoch logs, as floats."""
     items = (logs or {}).items()
@@ -112,10 +124,7 @@ class CheckpointAndEarlyStop(keras.callbacks.Callback):
         self.model_to_save = model_to_save
 
     def _improved(self, value: float) -> bool:
-        best = self.state.get("best")
-        if best is None:
-            return True
-        return value > best if self.mode == "max" else value < best
+        return beats(value, self.state.get("best"), self.mode)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}

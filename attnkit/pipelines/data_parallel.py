@@ -144,16 +144,22 @@ class AverageTrainLogs(keras.callbacks.Callback):
 
 
 class StopTogether(keras.callbacks.Callback):
-    """Every rank adopts rank 0's early-stopping decision (must run last in an epoch)."""
+    """Every rank adopts rank 0's early-stopping decision and learning rate (which rank 0's
+    plateau cut may have lowered); must run last in an epoch."""
 
     def __init__(self, group: ProcessGroup) -> None:
         super().__init__()
         self.group = group
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        flag = torch.tensor([int(bool(self.model.stop_training))], device=self.group.device)
-        dist.broadcast(flag, src=0)
-        self.model.stop_training = bool(flag.item())
+        optimizer = self.model.optimizer
+        decision = torch.tensor(
+            [float(bool(self.model.stop_training)), float(optimizer.learning_rate)],
+            dtype=torch.float64, device=self.group.device,
+        )
+        dist.broadcast(decision, src=0)
+        self.model.stop_training = bool(decision[0].item())
+        optimizer.learning_rate = float(decision[1].item())
 
 
 def callbacks(group: ProcessGroup | None, rank_callbacks: list) -> list:

@@ -29,6 +29,10 @@ from attnkit.pipelines.callbacks import (
 from attnkit.pipelines.distributed import is_main_process, join
 from attnkit.pipelines.interpretability import log_interpretability
 from attnkit.pipelines.interrupts import deferred_interrupts
+from attnkit.pipelines.learning_rate_plateau import (
+    ReduceLearningRateOnPlateau,
+    check_plateau_settings,
+)
 from attnkit.pipelines.recipes import flatten, load_recipe, to_toml
 from attnkit.pipelines.registry import check_names
 from attnkit.pipelines.registry import register as register_model
@@ -225,6 +229,10 @@ def fit(
     seed = resolved["seed"]
     strategy = get_strategy(training["strategy"], resolved["strategy"])
     unlabelled_path = _unlabelled_path(resolved, data_path, unlabelled, strategy)
+    if training["reduce_lr_factor"]:
+        check_plateau_settings(
+            training["reduce_lr_factor"], training["reduce_lr_patience"], training["min_learning_rate"]
+        )
 
     seed_everything(seed, deterministic=training["deterministic"])
     splits = task.read_splits(data_path, resolved["data"], seed)
@@ -320,6 +328,11 @@ def fit(
             checkpointer = CheckpointAndEarlyStop(
                 directory, monitor, mode, training["patience"], state, model_to_save=model
             )
+            # Before the checkpointer, so that each epoch's checkpoint holds the cut rate.
+            rate_cut = [ReduceLearningRateOnPlateau(
+                monitor, mode, training["reduce_lr_factor"], training["reduce_lr_patience"],
+                training["min_learning_rate"], state, say=_say,
+            )] if training["reduce_lr_factor"] else []
             started = time.perf_counter()
             if not (state.get("stopped_early") or initial_epoch >= training["epochs"]):
                 train_batches.epoch = initial_epoch
@@ -331,6 +344,7 @@ def fit(
                         initial_epoch=initial_epoch,
                         callbacks=data_parallel.callbacks(group, [
                             DevEvaluation(task, preprocessor, dev_batches, dev_targets),
+                            *rate_cut,
                             checkpointer,  # before logging: MLflow never gets ahead of it
                             MlflowEpochLogger(),
                             *callbacks,

@@ -43,6 +43,9 @@ TRAINING_DEFAULTS = {
     "global_clipnorm": 5.0,
     "weight_decay": 0.0,
     "patience": 3,
+    "reduce_lr_factor": 0.0,  # in (0, 1): cut the rate by it when the dev metric stalls
+    "reduce_lr_patience": 1,  # epochs without dev gain before each cut
+    "min_learning_rate": 0.0,  # the cuts stop here
     "monitor": "",
     "eval_batch_size": 256,
     "jit_compile": False,

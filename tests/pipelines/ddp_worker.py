@@ -24,7 +24,10 @@ from attnkit.tasks.text_classification.model import TextClassifier
 EXAMPLES, BATCH, EPOCHS, VOCABULARY = 96, 16, 4, 40
 #: Rank 0 (like fit's early stopping) decides to stop after this many epochs; the others
 #: must follow, or they would wait forever in the next epoch's first all-reduce.
-STOP_AFTER = 2
+STOP_AFTER = 3
+#: Rank 0 (like fit's plateau cut) halves the learning rate after the first epoch; the others
+#: must adopt it, or their optimizer steps (and so their weights) would drift apart.
+CUT_AFTER = 1
 
 
 def train(group: ProcessGroup | None, out: Path) -> None:
@@ -55,9 +58,13 @@ def train(group: ProcessGroup | None, out: Path) -> None:
     if group is not None:
         batches = ShardedBatches(batches, group.rank, group.world_size)
         data_parallel.synchronize(trainer, group, batches[0][0])
-    stop = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: setattr(trainer, "stop_training", epoch + 1 >= STOP_AFTER)
-    )
+
+    def decide(epoch: int, logs: dict) -> None:
+        if epoch + 1 == CUT_AFTER:
+            trainer.optimizer.learning_rate = 0.5 * float(trainer.optimizer.learning_rate)
+        trainer.stop_training = epoch + 1 >= STOP_AFTER
+
+    stop = keras.callbacks.LambdaCallback(on_epoch_end=decide)
     history = trainer.fit(
         batches,
         epochs=EPOCHS,

@@ -151,8 +151,8 @@ def test_a_strategy_with_its_own_train_step_is_refused() -> None:
 
 def test_two_sgd_ranks_match_one_process_that_sees_whole_batches(tmp_path: Path) -> None:
     """Rank 1 starts from other weights (the broadcast must fix that); each rank gets half of
-    every batch; with averaged gradients both end where one process does; rank 0's decision
-    to stop early is followed by rank 1."""
+    every batch; with averaged gradients both end where one process does; rank 0's decisions
+    to cut the learning rate and to stop early are followed by rank 1."""
     result = torchrun(str(WORKER), str(tmp_path), cwd=tmp_path, env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-3000:]
     spec = importlib.util.spec_from_file_location("ddp_worker", WORKER)
