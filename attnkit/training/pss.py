@@ -9,7 +9,8 @@ must carry each example's row in the training split under ``"row"``.
 Before the first epoch, ``initialize`` runs ``rounds`` extraction rounds: each trains the
 model afresh (from the same initial weights) on the training data with every word extracted
 so far erased (token id and attention mask set to 0), keeps the epoch with the best dev
-metric (``fit``'s monitor, on the dev split carved from train), runs the training data
+metric (``fit``'s monitor, on the dev split carved from train; ``round_select =
+"train_accuracy"`` keeps the epoch with the best training accuracy, as released), runs the training data
 through it once more without dropout (``extract_from = "inference"``; ``"train_pass"`` uses
 the attention recorded while training that epoch, as the released code does) and extracts
 one word per peaked instance (:mod:`attnkit.training.pss_extraction`). ``fit`` then trains
@@ -53,6 +54,7 @@ from attnkit.training.strategies import FitContext, TrainingStrategy, register_s
 ROW_KEY = "row"
 EXTRACT_FROM = ("inference", "train_pass")
 EXTRACT_BY = ("attention", "gradient")
+ROUND_SELECT = ("dev", "train_accuracy")
 EXTRACTION_FILE = "pss_extraction.json"
 
 
@@ -184,6 +186,10 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         round_patience: int. Early-stopping patience of a round (-1: ``training.patience``).
         extract_from: ``"inference"`` (a clean pass after training) or ``"train_pass"``
             (the attention recorded during the selected epoch's training pass, as released).
+        round_select: which epoch of a round extracts: ``"dev"`` (the best by ``fit``'s dev
+            monitor, early-stopped) or ``"train_accuracy"`` (the best accuracy of the epoch's
+            training pass, the released code's choice; patience then counts epochs without
+            a gain in it).
         select_rounds: bool. Train the final model on the targets of rounds 1..k for every
             k = 0..rounds and keep the k with the best dev score (the released code's
             FINAL-k models, chosen on dev instead of test). Costs rounds + 1 trainings.
@@ -209,6 +215,7 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         extract_by: str = "attention",
         saliency_passes: int = 10,
         saliency_noise: float = 0.15,
+        round_select: str = "dev",
     ) -> None:
         if rounds < 0:
             raise ConfigError(f"strategy.rounds must be >= 0, got {rounds}")
@@ -224,6 +231,9 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         if extract_by == "gradient" and extract_from != "inference":
             raise ConfigError("strategy.extract_by='gradient' computes saliency after each round, "
                               f"so it needs strategy.extract_from='inference', got {extract_from!r}")
+        if round_select not in ROUND_SELECT:
+            raise ConfigError(f"strategy.round_select must be one of {ROUND_SELECT}, got "
+                              f"{round_select!r}")
         if saliency_passes < 1:
             raise ConfigError(f"strategy.saliency_passes must be >= 1, got {saliency_passes}")
         if saliency_noise < 0:
@@ -237,6 +247,7 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         self.round_epochs = round_epochs
         self.round_patience = round_patience
         self.extract_from = extract_from
+        self.round_select = round_select
         if not isinstance(select_rounds, bool):
             raise ConfigError(f"strategy.select_rounds must be true or false, got {select_rounds!r}")
         self.select_rounds = select_rounds
@@ -328,7 +339,8 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
         patience = training["patience"] if self.round_patience < 0 else self.round_patience
         record = self.extract_from == "train_pass"
         best_record = self._fit_fresh(model, train_batches, f"pss_round_{round_index}", epochs,
-                                      patience, erase=erase, record=record)
+                                      patience, erase=erase, record=record,
+                                      select_by_train=self.round_select == "train_accuracy")
         if self.extract_by == "gradient":
             weigh = saliency_weigher(model, self.saliency_passes, self.saliency_noise, round_index)
             return _inference_pass(model, train_batches, erase, weigh)
@@ -344,9 +356,10 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
                 np.array([best_record[r][1] for r in rows]), [ids[r] for r in rows])
 
     def _fit_fresh(self, model, train_batches, label: str, epochs: int, patience: int,
-                   erase=None, targets=None, record: bool = False):
-        """Train ``model`` (already at its initial weights) with early stopping on dev, leave
-        it at the best epoch's weights, set ``_last_score``; return that epoch's recorded
+                   erase=None, targets=None, record: bool = False, select_by_train: bool = False):
+        """Train ``model`` (already at its initial weights) with early stopping on dev (on
+        the training pass's accuracy with ``select_by_train``), leave it at the best epoch's
+        weights, set ``_last_score`` (that epoch's dev score); return that epoch's recorded
         training-pass attention when ``record``."""
         context = self.context
         trainer = _RowTrainer(model, label)
@@ -359,18 +372,29 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
             loss=context.task.loss(context.recipe),
             metrics=context.task.keras_metrics(),
         )
-        better = (lambda a, b: a > b) if context.mode == "max" else (lambda a, b: a < b)
+        maximise = select_by_train or context.mode == "max"
+        better = (lambda a, b: a > b) if maximise else (lambda a, b: a < b)
         best_score, best_weights, best_record, wait = None, None, None, 0
+        best_dev = best_epoch = None
         train_batches.epoch = 0
         for epoch in range(epochs):
-            trainer.fit(train_batches, epochs=1, verbose=0, shuffle=False)
+            history = trainer.fit(train_batches, epochs=1, verbose=0, shuffle=False)
             outputs = context.dev_batches.unsort(model.predict(context.dev_batches, verbose=0))
             scores = context.task.score(context.preprocessor, context.dev_targets, outputs)
-            score = scores[context.monitor.removeprefix("dev_")]
+            dev_score = scores[context.monitor.removeprefix("dev_")]
+            message = f"{context.monitor} {dev_score:.4f}"
+            score = dev_score
+            if select_by_train:
+                if "accuracy" not in history.history:
+                    raise ConfigError("strategy.round_select='train_accuracy' needs the task's "
+                                      f"accuracy metric; the rounds report {sorted(history.history)}")
+                score = float(history.history["accuracy"][-1])
+                message = f"train accuracy {score:.4f}, {message}"
             self._say(f"PSS {label.removeprefix('pss_').replace('_', ' ')} epoch {epoch + 1}: "
-                      f"{context.monitor} {score:.4f}")
+                      f"{message}")
             if best_score is None or better(score, best_score):
                 best_score, best_weights, wait = score, model.get_weights(), 0
+                best_dev, best_epoch = dev_score, epoch + 1
                 best_record = dict(trainer.record) if trainer.record is not None else None
             else:
                 wait += 1
@@ -379,7 +403,7 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
             if trainer.record is not None:
                 trainer.record = {}
         model.set_weights(best_weights)
-        self._last_score = best_score
+        self._last_score, self._last_epoch = best_dev, best_epoch
         return best_record
 
     # --- helpers ---
@@ -405,7 +429,7 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
 
         active = sum(word.active for word in words)
         self._say(f"PSS round {round_index}: {active} active, {len(words) - active} misleading "
-                  f"words extracted ({self.round_seconds[-1]:.1f} s)")
+                  f"words extracted (epoch {self._last_epoch}, {self.round_seconds[-1]:.1f} s)")
         if mlflow.active_run() is None:
             return
         mlflow.log_metrics({
@@ -432,6 +456,7 @@ class ProgressiveSelfSupervisedAttention(TrainingStrategy):
             "entropy_threshold": self.entropy_threshold,
             "weight": self.weight,
             "extract_from": self.extract_from,
+            "round_select": self.round_select,
             "select_rounds": self.select_rounds,
             "used_rounds": self.used_rounds,
             "words_per_round": self.extraction.summary(),

@@ -68,7 +68,7 @@ def test_targets_normalise_active_words_and_never_divide_zero_by_zero():
     ("params", "message"),
     [({"extract_from": "test"}, "extract_from"), ({"rounds": -1}, "rounds"),
      ({"weight": -1.0}, "weight"), ({"entropy_threshold": 0.0}, "entropy_threshold"),
-     ({"select_rounds": "yes"}, "select_rounds")],
+     ({"select_rounds": "yes"}, "select_rounds"), ({"round_select": "test"}, "round_select")],
 )
 def test_bad_settings(params, message):
     with pytest.raises(ConfigError, match=message):
@@ -176,6 +176,41 @@ def test_train_pass_extraction_also_finds_the_word(setting):
     active = [w for w in strategy.extraction.words if w.active]
     assert len(active) >= 60
     assert np.mean([preprocessor.id_to_token(w.token_id) in OPINION_WORDS for w in active]) >= 0.8
+
+
+def kept_epochs(out: str) -> list[tuple[int, int, int]]:
+    """Per round: (the epoch kept, the best-train-accuracy epoch, the best-dev epoch), each the
+    first of its ties, from the strategy's progress lines."""
+    rounds, epochs = [], []
+    for line in out.splitlines():
+        if " epoch " in line and "train accuracy" in line:
+            epochs.append((float(line.split("train accuracy ")[1].split(",")[0]),
+                           float(line.split("dev_accuracy ")[1])))
+        elif "words extracted (epoch " in line:
+            kept = int(line.split("(epoch ")[1].split(",")[0])
+            train, dev = zip(*epochs, strict=True)
+            rounds.append((kept, 1 + int(np.argmax(train)), 1 + int(np.argmax(dev))))
+            epochs = []
+    return rounds
+
+
+@pytest.mark.parametrize("extract_from", ["train_pass", "inference"])
+def test_round_select_train_accuracy_keeps_the_released_codes_epoch(setting, capsys, extract_from):
+    """The released code extracts from the epoch with the best training accuracy; on this set
+    that is a later epoch than the best on dev, which the default keeps."""
+    run_strategy(setting, rounds=1, extract_from=extract_from, round_select="train_accuracy")
+    [(kept, best_train, best_dev)] = kept_epochs(capsys.readouterr().out)
+    assert kept == best_train != best_dev
+
+
+def test_round_select_dev_keeps_the_best_dev_epoch(setting, capsys):
+    _, preprocessor, _, _, _ = setting
+    strategy, *_ = run_strategy(setting, rounds=1)
+    out = capsys.readouterr().out
+    dev = [float(line.split("dev_accuracy ")[1]) for line in out.splitlines() if " epoch " in line]
+    kept = int(out.split("words extracted (epoch ")[1].split(",")[0])
+    assert kept == 1 + int(np.argmax(dev))
+    assert strategy._last_score == max(dev)
 
 
 def opinion_attention(model, batches, preprocessor) -> float:
