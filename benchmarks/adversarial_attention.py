@@ -65,7 +65,8 @@ def run_one(dataset: str, data: str, strategy: str, epsilon: float | None, seed:
                  experiment=f"bench-adversarial-{dataset}", verbose=2)
     return {"dataset": dataset, "strategy": strategy, "epsilon": epsilon, "seed": seed,
             "run_id": result.run_id, "wall_seconds": time.perf_counter() - started,
-            **{name: result.metrics.get(name) for name in (*METRICS, "best_epoch")}}
+            **{name: result.metrics.get(name) for name in (*METRICS, "best_epoch")},
+            "overrides": extra}  # the --set values, so probe files say what they probed
 
 
 def report(runs: list[dict]) -> str:

@@ -115,3 +115,44 @@ def test_fit_cuts_the_rate_logs_it_and_refuses_a_bad_factor(
     assert "training.reduce_lr_factor must be between 0 and 1 (0 turns the cut off), got 2.0" in (
         captured.err)
     assert "Epoch 1" not in captured.out  # refused before any training
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("mlflow_db")
+@pytest.mark.parametrize("killed_after", [1, 2])
+def test_an_interrupted_fit_resumes_with_the_cut_rate_and_count(
+    monkeypatch, sample_dir: Path, tiny_overrides, killed_after: int
+) -> None:
+    """Killed right after the checkpoint of epoch 1 (one epoch without gain counted) or of
+    epoch 2 (whose end cut the rate), the resumed fit logs the same rates as one never
+    interrupted: the state holds the count, and the checkpoint the cut rate and the epoch's
+    metrics, the rate among them."""
+    import attnkit
+    from attnkit.pipelines.callbacks import CheckpointAndEarlyStop
+
+    overrides = [*tiny_overrides, "training.epochs=4", "training.patience=5",
+                 "training.learning_rate=1e-9", "training.reduce_lr_factor=0.5",
+                 "training.reduce_lr_patience=2"]
+    original = CheckpointAndEarlyStop.on_epoch_end
+
+    def interrupt_after_checkpoint(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == killed_after:
+            raise KeyboardInterrupt
+
+    def rates(run_id: str) -> list[float]:
+        history = MlflowClient().get_metric_history(run_id, "learning_rate")
+        return [m.value for m in sorted(history, key=lambda m: m.step)]
+
+    with monkeypatch.context() as kill:
+        kill.setattr(CheckpointAndEarlyStop, "on_epoch_end", interrupt_after_checkpoint)
+        with pytest.raises(KeyboardInterrupt):
+            attnkit.fit("sample-lama", data=str(sample_dir), overrides=overrides, verbose=0)
+    resumed = attnkit.fit("sample-lama", data=str(sample_dir), overrides=overrides, verbose=0)
+    assert resumed.resumed_from_epoch == killed_after
+    uninterrupted = attnkit.fit("sample-lama", data=str(sample_dir), overrides=overrides,
+                                experiment="uninterrupted", verbose=0)
+    # patience 2: epochs 1-2 without gain cut at epoch 2's end; epoch 3 is the first of a new count
+    expected = [1e-9, 1e-9, 5e-10, 5e-10]
+    np.testing.assert_allclose(rates(uninterrupted.run_id), expected, rtol=1e-5)
+    np.testing.assert_allclose(rates(resumed.run_id), expected, rtol=1e-5)
